@@ -1,0 +1,171 @@
+"""``fixed_rng``: the seeded block, its stack of snapshots, nesting and late imports."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import wrapt
+
+from reprorng._seed import SeedLike, resolve_seed
+from reprorng._sources import SOURCES, WATCHED_MODULES, Source
+
+__all__ = ["fixed_rng"]
+
+logger = logging.getLogger("reprorng")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _Frame:
+    """One open block: its seed and the state of each source at its entry."""
+
+    __slots__ = ("saved", "seed", "thread")
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.saved: dict[Source, object] = {}
+        self.thread = threading.get_ident()
+
+
+# Generator state is process-wide, so the open blocks are too: in entry order.
+_lock = threading.RLock()
+_open: list[_Frame] = []
+_unwatched = list(WATCHED_MODULES)
+
+
+def _restore(saved: dict[Source, object]) -> None:
+    """Restore every source, even if one fails; then raise the first failure."""
+    failure: BaseException | None = None
+    for source, state in reversed(saved.items()):
+        try:
+            source.restore(state)
+        except BaseException as error:  # noqa: BLE001 - every source must get its chance
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
+def _enter(seed: int) -> _Frame:
+    frame = _Frame(seed)
+    with _lock:
+        if _unwatched:
+            _watch_imports()
+        sources = [source for source in SOURCES if source.active()]
+        for source in sources:
+            frame.saved[source] = source.capture()
+        try:
+            for source in sources:
+                source.seed(seed)
+        except BaseException:
+            _restore(frame.saved)
+            raise
+        _open.append(frame)
+    return frame
+
+
+def _exit(frame: _Frame) -> None:
+    with _lock:
+        index = next(i for i in range(len(_open) - 1, -1, -1) if _open[i] is frame)
+        if index == len(_open) - 1:
+            _open.pop()
+            _restore(frame.saved)
+            return
+        # Exited while a block entered after it is still open: restoring now
+        # would overwrite that block's stream. Hand the entry state over to the
+        # block above instead, so that once every block has exited the state is
+        # exactly what it was before this one.
+        del _open[index]
+        _open[index].saved.update(frame.saved)
+    warnings.warn(
+        f"fixed_rng(seed={frame.seed}) exited while a block entered after it is still "
+        "open; its state will be restored when that block exits",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _watch_imports() -> None:
+    """Seed numpy or torch if they are first imported while a block is open."""
+    for name in list(_unwatched):
+        _unwatched.remove(name)
+        if name not in sys.modules:
+            wrapt.register_post_import_hook(_on_import, name)
+
+
+def _on_import(module: object) -> None:
+    with _lock:
+        try:
+            for source in SOURCES:
+                if not source.active():
+                    continue
+                # Had the library been imported before the blocks, each would
+                # have captured the state its enclosing block seeded.
+                for frame in _open:
+                    if source not in frame.saved:
+                        frame.saved[source] = source.capture()
+                        source.seed(frame.seed)
+        except Exception as error:  # noqa: BLE001 - never break the user's import
+            warnings.warn(
+                f"reprorng could not seed {getattr(module, '__name__', module)!r} "
+                f"imported inside a block: {error!r}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):``
+    """Seed every random-number generator for a block, then restore them exactly.
+
+    ``with fixed_rng(42):`` snapshots Python's :mod:`random`, numpy's global
+    generator, torch's CPU generator and every initialised accelerator, seeds
+    each as its own seeding call does (``random.seed(42)``,
+    ``np.random.seed(42)``, ``torch.manual_seed(42)``), runs the block and
+    puts every state back bit for bit, however the block ends.
+
+    ``seed`` is an ``int`` (or numpy integer) in ``[0, 2**64)``. ``None`` means
+    ``$REPRORNG_SEED`` if set, else a fresh seed from OS entropy; either way
+    ``.seed`` holds the seed in force, resolved once, when the object is made.
+
+    Blocks nest, and one object may be entered again, also while it is open.
+    Used as a decorator (``@fixed_rng(42)``) each call runs inside the block;
+    on a class, each method whose name starts with ``test`` does.
+    """
+
+    __slots__ = ("_frames", "seed")
+
+    def __init__(self, seed: SeedLike | None = None) -> None:
+        self.seed: int = resolve_seed(seed)
+        self._frames: list[_Frame] = []
+
+    def __repr__(self) -> str:
+        return f"fixed_rng(seed={self.seed})"
+
+    def __enter__(self) -> Self:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("reprorng: entering block with seed=%d", self.seed)
+        self._frames.append(_enter(self.seed))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        thread = threading.get_ident()
+        for i in range(len(self._frames) - 1, -1, -1):
+            if self._frames[i].thread == thread:
+                _exit(self._frames.pop(i))
+                return
+        raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
+
+    def __call__(self, target: _F) -> _F:
+        from reprorng._decorate import decorate
+
+        return decorate(target, lambda _function: self)

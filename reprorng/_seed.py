@@ -1,0 +1,92 @@
+"""What a seed may be, and where a seed comes from when none is given."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import operator
+import os
+import secrets
+import sys
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeAlias, Union, cast
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: What a seed may be: an ``int`` or a numpy integer, in ``[0, 2**64)``.
+SeedLike: TypeAlias = Union[int, "np.integer[Any]"]
+
+logger = logging.getLogger("reprorng")
+
+#: The environment variable read when no seed is given.
+ENV_VAR = "REPRORNG_SEED"
+
+#: Seeds are integers in ``[0, MAX_SEED)``: the range of ``torch.manual_seed``.
+MAX_SEED = 2**64
+
+
+def _is_numpy_integer(value: object) -> bool:
+    # numpy is only consulted if something already imported it: a numpy
+    # integer cannot exist otherwise.
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.integer)
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """Return ``seed`` as a plain ``int`` or raise ``TypeError``/``ValueError``.
+
+    ``what`` names the value in the message (for example the environment
+    variable it came from).
+    """
+    if isinstance(seed, bool) or not (isinstance(seed, int) or _is_numpy_integer(seed)):
+        raise TypeError(
+            f"{what} must be an int (or numpy integer) in [0, 2**64), "
+            f"got {seed!r} of type {type(seed).__name__}"
+        )
+    value = operator.index(cast(SupportsIndex, seed))
+    if not 0 <= value < MAX_SEED:
+        raise ValueError(f"{what} must be in [0, 2**64), got {value}")
+    return value
+
+
+def _seed_from_env(text: str) -> int:
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise ValueError(
+            f"environment variable {ENV_VAR} must be a decimal integer in [0, 2**64), got {text!r}"
+        ) from None
+    return check_seed(value, f"environment variable {ENV_VAR}")
+
+
+def resolve_seed(seed: object = None) -> int:
+    """The seed to use: ``seed`` itself, else ``$REPRORNG_SEED``, else fresh OS entropy."""
+    if seed is not None:
+        return check_seed(seed)
+    text = os.environ.get(ENV_VAR)
+    if text is not None:
+        value = _seed_from_env(text)
+        logger.debug("reprorng: seed=%d from %s", value, ENV_VAR)
+        return value
+    value = secrets.randbits(64)
+    logger.debug("reprorng: seed=%d drawn from OS entropy", value)
+    return value
+
+
+def name_seed(module: str, qualname: str) -> int:
+    """A seed derived stably from a function's module and qualified name.
+
+    It is the first 8 bytes, little-endian, of the BLAKE2b digest of
+    ``"module:qualname"`` encoded as UTF-8: the same in every process,
+    platform and Python version.
+    """
+    text = f"{module}:{qualname}".encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def default_seed(module: str, qualname: str) -> int:
+    """The seed of a bare ``@reproducible``: ``$REPRORNG_SEED`` if set, else :func:`name_seed`."""
+    text = os.environ.get(ENV_VAR)
+    if text is not None:
+        return _seed_from_env(text)
+    return name_seed(module, qualname)
