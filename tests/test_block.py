@@ -1,0 +1,380 @@
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+import torch
+from conftest import global_states, seed_by_hand
+
+from reprorng import fixed_rng
+
+
+def draw_everything() -> tuple[object, ...]:
+    return (
+        random.random(),
+        random.gauss(0, 1),
+        np.random.random(3).tobytes(),
+        np.random.standard_normal(),
+        torch.rand(3).numpy().tobytes(),
+        torch.randn(3).numpy().tobytes(),
+    )
+
+
+# --- the seeding contract -------------------------------------------------------------
+
+
+def test_torch_tutorial_table():
+    with fixed_rng(42):
+        table = torch.rand(3, 4)
+    expected = torch.tensor([0.8823, 0.9150, 0.3829, 0.9593])
+    assert torch.allclose(table[0], expected, atol=5e-5)
+
+
+def test_numpy_tutorial_values():
+    with fixed_rng(17):
+        values = np.random.randn(3)
+    assert np.allclose(values, [0.27626589, -1.85462808, 0.62390111], atol=5e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 5, 42, 2**31, 2**32 - 1, 2**32 + 5, 2**64 - 1])
+def test_block_gives_what_each_library_seeding_call_gives(seed):
+    before = global_states()
+    seed_by_hand(seed)
+    seeded = global_states()
+    expected = draw_everything()
+    random.setstate(before[0])  # the block starts from elsewhere
+    with fixed_rng(seed):
+        assert global_states() == seeded
+        assert draw_everything() == expected
+
+
+def test_large_seed_is_not_truncated_for_numpy():
+    with fixed_rng(2**32 + 5):
+        large = np.random.random(4)
+    with fixed_rng(5):
+        small = np.random.random(4)
+    assert not np.array_equal(large, small)
+
+
+def test_large_seeds_seed_numpy_from_both_words():
+    with fixed_rng(2**32 + 5):
+        ours = np.random.random(4)
+    np.random.seed([5, 1])
+    assert np.array_equal(ours, np.random.random(4))
+
+
+# --- exact restore ---------------------------------------------------------------------
+
+
+def leave_cached_normals() -> None:
+    """Put every generator in a state that holds a cached normal sample."""
+    random.gauss(0, 1)  # caches gauss_next
+    np.random.standard_normal()  # caches the second of the pair
+    torch.randn(1)  # caches the second double normal
+
+
+def test_state_after_block_is_bit_identical_including_cached_normals():
+    leave_cached_normals()
+    before = global_states()
+    with fixed_rng(3):
+        draw_everything()
+        leave_cached_normals()
+    assert global_states() == before
+
+
+def test_code_after_block_draws_what_it_would_have_drawn():
+    leave_cached_normals()
+    before = global_states()
+    without_block = draw_everything()
+    random.setstate(before[0])
+    np.random.set_state(("MT19937", np.frombuffer(before[1][0], np.uint32), *before[1][1:]))
+    torch.default_generator.set_state(torch.frombuffer(bytearray(before[2]), dtype=torch.uint8))
+    assert global_states() == before
+    with fixed_rng(11):
+        draw_everything()
+    assert draw_everything() == without_block
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("error", [Boom("x"), KeyboardInterrupt(), SystemExit(3), GeneratorExit()])
+def test_restore_on_any_base_exception_which_propagates_unchanged(error):
+    leave_cached_normals()
+    before = global_states()
+    with pytest.raises(type(error)) as caught, fixed_rng(8):
+        draw_everything()
+        raise error
+    assert caught.value is error
+    assert global_states() == before
+
+
+def test_generators_reseeded_inside_block_are_still_restored():
+    before = global_states()
+    with fixed_rng(1):
+        random.seed(99)
+        np.random.seed(99)
+        torch.manual_seed(99)
+        draw_everything()
+    assert global_states() == before
+
+
+def test_state_replaced_inside_block_is_restored():
+    before = global_states()
+    with fixed_rng(1):
+        random.setstate(random.Random(5).getstate())
+        np.random.set_state(np.random.RandomState(5).get_state())
+        torch.default_generator.set_state(torch.Generator().manual_seed(5).get_state())
+    assert global_states() == before
+
+
+# --- nesting and reuse ----------------------------------------------------------------
+
+
+def test_inner_block_restores_the_outer_stream_mid_way():
+    with fixed_rng(1):
+        first = draw_everything()
+        second = draw_everything()
+    with fixed_rng(1):
+        assert draw_everything() == first
+        with fixed_rng(2):
+            inner = draw_everything()
+        assert draw_everything() == second
+    with fixed_rng(2):
+        assert draw_everything() == inner
+
+
+def test_same_object_entered_sequentially():
+    block = fixed_rng(4)
+    with block:
+        first = draw_everything()
+    with block:
+        assert draw_everything() == first
+
+
+def test_same_object_entered_reentrantly():
+    block = fixed_rng(4)
+    before = global_states()
+    with block:
+        first = draw_everything()
+        middle = global_states()
+        with block:
+            assert draw_everything() == first
+        assert global_states() == middle
+    assert global_states() == before
+
+
+def test_enter_returns_the_block_with_its_seed():
+    block = fixed_rng(12)
+    with block as ctx:
+        assert ctx is block
+        assert ctx.seed == 12
+    assert repr(block) == "fixed_rng(seed=12)"
+
+
+def test_exit_without_enter_is_an_error():
+    with pytest.raises(RuntimeError, match="has not entered it"):
+        fixed_rng(1).__exit__(None, None, None)
+
+
+def test_exit_out_of_order_warns_and_still_restores_the_state_from_before():
+    before = global_states()
+    outer, inner = fixed_rng(1), fixed_rng(2)
+    outer.__enter__()
+    inner.__enter__()
+    in_inner = global_states()
+    with pytest.warns(RuntimeWarning, match=r"fixed_rng\(seed=1\) exited while a block"):
+        outer.__exit__(None, None, None)
+    assert global_states() == in_inner  # the open block's stream is left alone
+    inner.__exit__(None, None, None)
+    assert global_states() == before
+
+
+def test_block_entered_in_another_thread_exits_there():
+    block = fixed_rng(5)
+    before = global_states()
+    seen = []
+
+    def work():
+        with block:
+            seen.append(random.random())
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    with fixed_rng(5):
+        assert seen == [random.random()]
+    assert global_states() == before
+
+
+# --- accelerators, lazily ------------------------------------------------------------
+
+
+def lazy_queue() -> tuple[object, ...]:
+    tracker = torch.cuda._lazy_seed_tracker
+    return (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
+
+
+def test_block_never_initialises_cuda_nor_touches_its_lazy_queue():
+    queue = lazy_queue()
+    with fixed_rng(3):
+        torch.rand(2)
+    assert not torch.cuda.is_initialized()
+    assert lazy_queue() == queue
+
+
+@pytest.fixture
+def cuda_reported_available(monkeypatch):
+    """Drive the lazy-accelerator path on a machine without CUDA.
+
+    torch's own lazy queue is used for real; only availability is forced, so
+    the block queues seeding for a device that is never initialised.
+    """
+    tracker = torch.cuda._lazy_seed_tracker
+    saved = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    yield
+    tracker.manual_seed_all_cb, tracker.manual_seed_cb, tracker.call_order = saved
+
+
+def test_uninitialised_cuda_queue_is_seeded_inside_and_left_as_it_was(cuda_reported_available):
+    torch.cuda.manual_seed_all(7)  # a seed the user queued before the block
+    queue = lazy_queue()
+    with fixed_rng(3):
+        inside = lazy_queue()
+    assert inside != queue  # the block queued its own seed for CUDA
+    assert lazy_queue() == queue  # ... which can never fire after the block
+    assert lazy_queue()[0] is queue[0]
+    assert not torch.cuda.is_initialized()
+
+
+def test_seed_queued_inside_block_by_user_does_not_outlive_it(cuda_reported_available):
+    queue = lazy_queue()
+    with fixed_rng(3):
+        torch.cuda.manual_seed(11)
+        torch.manual_seed(12)
+    assert lazy_queue() == queue
+    assert not torch.cuda.is_initialized()
+
+
+# --- light import ----------------------------------------------------------------------
+
+
+def run_python(code: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_import_loads_neither_numpy_nor_torch():
+    out = run_python(
+        """
+        import sys, reprorng
+        print(sorted(m for m in ("numpy", "torch") if m in sys.modules))
+        """
+    )
+    assert out.strip() == "[]"
+
+
+def test_libraries_imported_inside_a_block_are_seeded_and_restored():
+    out = run_python(
+        """
+        import random
+        from reprorng import fixed_rng
+
+        with fixed_rng(42):
+            import torch
+            import numpy as np
+            table = torch.rand(3, 4)
+            values = np.random.random(3)
+            after_import = torch.default_generator.get_state()
+        torch.manual_seed(42)
+        np.random.seed(42)
+        assert torch.equal(table, torch.rand(3, 4)), table
+        assert (values == np.random.random(3)).all()
+        print(table[0].tolist())
+        """
+    )
+    assert out.startswith("[0.88226")
+
+
+def test_late_import_leaves_the_state_the_library_would_have_had():
+    run_python(
+        """
+        import wrapt
+        from reprorng import fixed_rng
+
+        at_import = {}
+
+        @wrapt.when_imported("torch")
+        def _(torch):
+            at_import["torch"] = torch.default_generator.get_state()
+
+        @wrapt.when_imported("numpy.random")
+        def _(random):
+            at_import["numpy"] = random.get_state(legacy=False)
+
+        with fixed_rng(1):
+            with fixed_rng(2):
+                import torch
+                import numpy as np
+                inner = torch.rand(2), np.random.random(2)
+            outer = torch.rand(2), np.random.random(2)
+
+        assert torch.equal(torch.default_generator.get_state(), at_import["torch"])
+        state = np.random.get_state(legacy=False)
+        assert (state["state"]["key"] == at_import["numpy"]["state"]["key"]).all()
+        assert state["state"]["pos"] == at_import["numpy"]["state"]["pos"]
+
+        for seed, (t, n) in ((2, inner), (1, outer)):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            assert torch.equal(t, torch.rand(2)), seed
+            assert (n == np.random.random(2)).all(), seed
+        """
+    )
+
+
+def test_nothing_breaks_without_numpy_or_torch_installed():
+    out = run_python(
+        """
+        import sys
+
+        class NotInstalled:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("numpy", "torch"):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        sys.meta_path.insert(0, NotInstalled())
+        import random
+        from reprorng import fixed_rng, reproducible
+
+        state = random.getstate()
+        with fixed_rng(3):
+            first = random.random()
+            try:
+                import numpy
+            except ModuleNotFoundError:
+                pass
+
+        @reproducible(3)
+        def draw():
+            return random.random()
+
+        assert random.getstate() == state
+        assert draw() == first
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from reprorng import fixed_rng
+from reprorng._seed import check_seed, name_seed
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, 2**32 - 1, 2**32, 2**63, 2**64 - 1])
+def test_ints_in_range_are_seeds(seed):
+    assert fixed_rng(seed).seed == seed
+
+
+@pytest.mark.parametrize("kind", [np.int8, np.int64, np.uint32, np.uint64])
+def test_numpy_integers_are_seeds(kind):
+    block = fixed_rng(kind(7))
+    assert block.seed == 7
+    assert type(block.seed) is int
+
+
+@pytest.mark.parametrize(
+    "seed", [True, False, np.bool_(True), 1.0, np.float64(2.0), "42", b"42", [1], object()]
+)
+def test_other_types_are_a_type_error_naming_the_seed(seed):
+    with pytest.raises(TypeError, match=r"seed must be an int .*" + type(seed).__name__):
+        fixed_rng(seed)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, -(2**70), np.int64(-3)])
+def test_out_of_range_is_a_value_error_naming_the_seed(seed):
+    with pytest.raises(ValueError, match=rf"seed must be in \[0, 2\*\*64\), got {int(seed)}"):
+        fixed_rng(seed)
+
+
+def test_environment_variable_gives_the_seed(monkeypatch):
+    monkeypatch.setenv("REPRORNG_SEED", " 1234 ")
+    with fixed_rng() as ctx:
+        assert ctx.seed == 1234
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1.5", "0x10", "-1", str(2**64)])
+def test_bad_environment_variable_is_a_value_error_naming_it(monkeypatch, text):
+    monkeypatch.setenv("REPRORNG_SEED", text)
+    with pytest.raises(ValueError, match="REPRORNG_SEED"):
+        fixed_rng()
+
+
+def test_explicit_seed_wins_over_environment(monkeypatch):
+    monkeypatch.setenv("REPRORNG_SEED", "5")
+    assert fixed_rng(6).seed == 6
+
+
+def test_no_seed_draws_fresh_64_bit_seeds_from_entropy():
+    seeds = {fixed_rng().seed for _ in range(50)}
+    assert len(seeds) == 50
+    assert all(0 <= seed < 2**64 for seed in seeds)
+    assert any(seed >= 2**32 for seed in seeds)
+
+
+def test_drawn_seed_replays_the_block():
+    with fixed_rng() as ctx:
+        first = np.random.random(4)
+    with fixed_rng(ctx.seed):
+        again = np.random.random(4)
+    assert np.array_equal(first, again)
+
+
+def test_seed_in_force_is_logged_at_debug_level(caplog, monkeypatch):
+    monkeypatch.setenv("REPRORNG_SEED", "99")
+    with caplog.at_level(logging.DEBUG, logger="reprorng"), fixed_rng():
+        pass
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("seed=99" in message and "REPRORNG_SEED" in message for message in messages)
+    assert any("entering block with seed=99" in message for message in messages)
+
+
+def test_entropy_seed_is_logged(caplog):
+    with caplog.at_level(logging.DEBUG, logger="reprorng"):
+        block = fixed_rng()
+    assert f"seed={block.seed} drawn from OS entropy" in caplog.text
+
+
+def test_check_seed_names_what_it_checks():
+    with pytest.raises(TypeError, match=r"^my value must be"):
+        check_seed("x", "my value")
+
+
+def test_name_seed_is_stable_across_processes():
+    code = "from reprorng._seed import name_seed; print(name_seed('pkg.mod', 'Cls.method'))"
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(hash_seed)},
+        ).stdout.strip()
+        for hash_seed in (0, 1)
+    }
+    assert outputs == {str(name_seed("pkg.mod", "Cls.method"))}
+
+
+def test_name_seed_is_the_documented_digest():
+    import hashlib
+
+    digest = hashlib.blake2b(b"pkg.mod:Cls.method", digest_size=8).digest()
+    assert name_seed("pkg.mod", "Cls.method") == int.from_bytes(digest, "little")
+    assert name_seed("pkg.mod", "Cls.method") != name_seed("pkg.mod", "Cls.other")
