@@ -9,9 +9,9 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import global_states, seed_by_hand
 
 from reprorng import fixed_rng
+from tests.helpers import global_states, seed_by_hand
 
 
 def draw_everything() -> tuple[object, ...]:

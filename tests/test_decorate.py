@@ -10,10 +10,10 @@ import unittest
 import numpy as np
 import pytest
 import torch
-from conftest import global_states
 
 from reprorng import fixed_rng, reproducible
 from reprorng._seed import name_seed
+from tests.helpers import global_states
 
 
 def draws() -> tuple[float, float, float]:

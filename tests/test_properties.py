@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from conftest import global_states, seed_by_hand
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprorng import fixed_rng
+from tests.helpers import global_states, seed_by_hand
 
 DRAWS = {
     "random.random": lambda: random.random(),

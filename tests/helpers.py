@@ -1,0 +1,32 @@
+"""Helpers shared by the tests: every global state, and seeding by hand."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def global_states() -> tuple[Any, ...]:
+    """Every global generator state, in a form that compares bit for bit with ``==``."""
+    legacy = np.random.get_state(legacy=False)
+    assert isinstance(legacy, dict)
+    numpy_state = (
+        legacy["state"]["key"].tobytes(),
+        legacy["state"]["pos"],
+        legacy["has_gauss"],
+        legacy["gauss"],
+    )
+    return (random.getstate(), numpy_state, torch.default_generator.get_state().numpy().tobytes())
+
+
+def seed_by_hand(seed: int) -> None:
+    """What each library's own seeding call does: the contract ``fixed_rng`` keeps."""
+    random.seed(seed)
+    if seed < 2**32:
+        np.random.seed(seed)
+    else:
+        np.random.seed([seed & 0xFFFFFFFF, seed >> 32])
+    torch.manual_seed(seed)
