@@ -10,9 +10,11 @@ numpy and torch are only looked at once something else has imported them:
 
 from __future__ import annotations
 
+import ctypes
 import random
+import struct
 import sys
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 __all__ = ["SOURCES", "WATCHED_MODULES", "Source"]
 
@@ -55,22 +57,64 @@ class PythonRandom:
         random.setstate(state)  # type: ignore[arg-type]
 
 
+# numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
+_MT19937_MEMORY = struct.Struct("=624Ii")
+
+
 class NumpyGlobal:
-    """numpy's global ``RandomState``, the one behind ``np.random.seed`` and ``np.random.rand``."""
+    """numpy's global ``RandomState``, the one behind ``np.random.seed`` and ``np.random.rand``.
+
+    Its ``get_state`` copies the 624-word key one element at a time. For the
+    usual Mersenne Twister bit generator the key is read from the generator's
+    memory in one copy (``BitGenerator.ctypes.state_address``) instead, and put
+    back with ``set_state``, which takes the key as a tuple quickly.
+    """
 
     name = "numpy"
+
+    def __init__(self) -> None:
+        self._layout_checked: tuple[object, int] | None = None
 
     def active(self) -> bool:
         return "numpy.random" in sys.modules
 
     @staticmethod
-    def _global() -> Any:
-        return sys.modules["numpy.random"].mtrand._rand
+    def _random() -> Any:
+        return sys.modules["numpy.random"]
+
+    def _address(self, bit_generator: Any) -> int | None:
+        """Where the Mersenne Twister state lies, once its layout is confirmed; else ``None``."""
+        checked = self._layout_checked
+        if checked is not None and checked[0] is bit_generator:
+            return checked[1]
+        if type(bit_generator).__name__ != "MT19937":
+            return None
+        address: int = bit_generator.ctypes.state_address
+        memory = _MT19937_MEMORY.unpack(ctypes.string_at(address, _MT19937_MEMORY.size))
+        public = bit_generator.state["state"]
+        if list(memory[:624]) != public["key"].tolist() or memory[624] != public["pos"]:
+            return None
+        self._layout_checked = (bit_generator, address)
+        return address
 
     def capture(self) -> object:
-        # The dict form carries ``has_gauss``/``gauss``, the cached normal of the
-        # legacy generator, next to a fresh copy of the Mersenne Twister key.
-        return self._global().get_state(legacy=False)
+        np_random = self._random()
+        bit_generator = np_random.get_bit_generator()
+        address = self._address(bit_generator)
+        if address is None:
+            # Any other bit generator: the dict form, cached gaussian included.
+            return bit_generator, np_random.get_state(legacy=False)
+        memory = ctypes.string_at(address, _MT19937_MEMORY.size)
+        # The cached gaussian of the legacy generator has no public getter.
+        # Drawing one tells: a cached value is returned without touching the
+        # twister, a fresh pair moves it. Either way the state is then set back.
+        # (numpy zeroes ``gauss`` whenever ``has_gauss`` is 0.)
+        normal = np_random.standard_normal()
+        cached = ctypes.string_at(address, _MT19937_MEMORY.size) == memory
+        *key, position = _MT19937_MEMORY.unpack(memory)
+        state = ("MT19937", tuple(key), position, 1 if cached else 0, normal if cached else 0.0)
+        np_random.set_state(state)
+        return bit_generator, state
 
     def seed(self, seed: int) -> None:
         # ``np.random.seed`` takes 32 bits. Larger seeds are split into their two
@@ -79,12 +123,16 @@ class NumpyGlobal:
         # its own stream, and ``np.random.seed([seed & 0xFFFFFFFF, seed >> 32])``
         # replays it by hand.
         if seed < 2**32:
-            self._global().seed(seed)
+            self._random().seed(seed)
         else:
-            self._global().seed([seed & 0xFFFFFFFF, seed >> 32])
+            self._random().seed([seed & 0xFFFFFFFF, seed >> 32])
 
     def restore(self, state: object) -> None:
-        self._global().set_state(state)
+        bit_generator, generator_state = cast(tuple[Any, Any], state)
+        np_random = self._random()
+        if np_random.get_bit_generator() is not bit_generator:
+            np_random.set_bit_generator(bit_generator)
+        np_random.set_state(generator_state)
 
 
 def _torch() -> Any:
@@ -147,14 +195,20 @@ class TorchAccelerator:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._available: bool | None = None
 
     def _module(self) -> Any:
         torch = _torch()
         return None if torch is None else getattr(torch, self.name, None)
 
     def active(self) -> bool:
-        module = self._module()
-        return module is not None and bool(module.is_available())
+        # Whether the device exists is asked once, after torch is imported.
+        if self._available is None:
+            module = self._module()
+            if module is None:
+                return False
+            self._available = bool(module.is_available())
+        return self._available
 
     def capture(self) -> object:
         module = self._module()
@@ -189,9 +243,16 @@ class TorchMPS:
 
     name = "mps"
 
+    def __init__(self) -> None:
+        self._available: bool | None = None
+
     def active(self) -> bool:
-        torch = _torch()
-        return torch is not None and bool(torch.backends.mps.is_available())
+        if self._available is None:
+            torch = _torch()
+            if torch is None:
+                return False
+            self._available = bool(torch.backends.mps.is_available())
+        return self._available
 
     def capture(self) -> object:
         return _torch().mps.get_rng_state()

@@ -9,8 +9,10 @@ import threading
 import numpy as np
 import pytest
 import torch
+from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
 from reprorng import fixed_rng
+from reprorng._sources import SOURCES
 from tests.helpers import global_states, seed_by_hand
 
 
@@ -134,6 +136,34 @@ def test_state_replaced_inside_block_is_restored():
     assert global_states() == before
 
 
+@pytest.mark.parametrize("kind", ["PCG64", "Philox", "SFC64"])
+def test_numpy_global_with_another_bit_generator_is_seeded_and_restored(kind):
+    original = get_bit_generator()
+    set_bit_generator(getattr(np.random, kind)(3))
+    try:
+        np.random.standard_normal()
+        before = np.random.get_state(legacy=False)
+        with fixed_rng(17):
+            inside = np.random.randn(3)
+        after = np.random.get_state(legacy=False)
+        np.random.seed(17)
+        assert np.array_equal(inside, np.random.randn(3))
+        assert before["has_gauss"] == 1
+        np.testing.assert_equal(after, before)
+    finally:
+        set_bit_generator(original)
+
+
+def test_numpy_bit_generator_swapped_inside_block_is_put_back():
+    original = get_bit_generator()
+    before = global_states()
+    with fixed_rng(2):
+        set_bit_generator(np.random.PCG64(1))
+        np.random.random()
+    assert get_bit_generator() is original
+    assert global_states() == before
+
+
 # --- nesting and reuse ----------------------------------------------------------------
 
 
@@ -233,12 +263,13 @@ def test_block_never_initialises_cuda_nor_touches_its_lazy_queue():
 def cuda_reported_available(monkeypatch):
     """Drive the lazy-accelerator path on a machine without CUDA.
 
-    torch's own lazy queue is used for real; only availability is forced, so
-    the block queues seeding for a device that is never initialised.
+    torch's own lazy queue is used for real; only the device's availability
+    is forced, so the block queues seeding for a device never initialised.
     """
     tracker = torch.cuda._lazy_seed_tracker
     saved = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    cuda = next(source for source in SOURCES if source.name == "cuda")
+    monkeypatch.setattr(cuda, "_available", True)
     yield
     tracker.manual_seed_all_cb, tracker.manual_seed_cb, tracker.call_order = saved
 
