@@ -10,8 +10,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import wrapt
-
 from reprorng._seed import SeedLike, resolve_seed
 from reprorng._sources import SOURCES, WATCHED_MODULES, Source
 
@@ -37,6 +35,19 @@ class _Frame:
 _lock = threading.RLock()
 _open: list[_Frame] = []
 _unwatched = list(WATCHED_MODULES)
+# Once numpy and torch are imported, which sources are active no longer changes.
+_settled: tuple[Source, ...] | None = None
+
+
+def _active_sources() -> tuple[Source, ...]:
+    global _settled
+    if _settled is not None:
+        return _settled
+    active = tuple(source for source in SOURCES if source.active())
+    torch = sys.modules.get("torch")
+    if "numpy.random" in sys.modules and hasattr(torch, "default_generator"):
+        _settled = active
+    return active
 
 
 def _restore(saved: dict[Source, object]) -> None:
@@ -56,14 +67,12 @@ def _enter(seed: int) -> _Frame:
     with _lock:
         if _unwatched:
             _watch_imports()
-        sources = [source for source in SOURCES if source.active()]
-        for source in sources:
-            frame.saved[source] = source.capture()
+        saved = frame.saved
         try:
-            for source in sources:
-                source.seed(seed)
+            for source in _active_sources():
+                saved[source] = source.swap(seed)
         except BaseException:
-            _restore(frame.saved)
+            _restore(saved)
             raise
         _open.append(frame)
     return frame
@@ -71,11 +80,11 @@ def _enter(seed: int) -> _Frame:
 
 def _exit(frame: _Frame) -> None:
     with _lock:
-        index = next(i for i in range(len(_open) - 1, -1, -1) if _open[i] is frame)
-        if index == len(_open) - 1:
+        if _open[-1] is frame:
             _open.pop()
             _restore(frame.saved)
             return
+        index = next(i for i in range(len(_open) - 1, -1, -1) if _open[i] is frame)
         # Exited while a block entered after it is still open: restoring now
         # would overwrite that block's stream. Hand the entry state over to the
         # block above instead, so that once every block has exited the state is
@@ -92,6 +101,8 @@ def _exit(frame: _Frame) -> None:
 
 def _watch_imports() -> None:
     """Seed numpy or torch if they are first imported while a block is open."""
+    import wrapt  # only now: it costs more to import than the rest of reprorng
+
     for name in list(_unwatched):
         _unwatched.remove(name)
         if name not in sys.modules:
@@ -108,8 +119,7 @@ def _on_import(module: object) -> None:
                 # have captured the state its enclosing block seeded.
                 for frame in _open:
                     if source not in frame.saved:
-                        frame.saved[source] = source.capture()
-                        source.seed(frame.seed)
+                        frame.saved[source] = source.swap(frame.seed)
         except Exception as error:  # noqa: BLE001 - never break the user's import
             warnings.warn(
                 f"reprorng could not seed {getattr(module, '__name__', module)!r} "
@@ -158,10 +168,14 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        frames = self._frames
         thread = threading.get_ident()
-        for i in range(len(self._frames) - 1, -1, -1):
-            if self._frames[i].thread == thread:
-                _exit(self._frames.pop(i))
+        if frames and frames[-1].thread == thread:
+            _exit(frames.pop())
+            return
+        for i in range(len(frames) - 1, -1, -1):
+            if frames[i].thread == thread:
+                _exit(frames.pop(i))
                 return
         raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
 

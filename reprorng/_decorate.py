@@ -6,8 +6,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-import wrapt
-
 from reprorng._block import fixed_rng
 from reprorng._seed import SeedLike, default_seed
 
@@ -45,6 +43,8 @@ def _reject_deferred_bodies(function: Callable[..., Any]) -> None:
 
 
 def _wrap(target: Any, block_for: _BlockFor) -> Any:
+    import wrapt  # only when decorating: it costs more to import than the rest of reprorng
+
     function = target.__func__ if isinstance(target, (classmethod, staticmethod)) else target
     if not callable(function):
         raise TypeError(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import operator
 import os
-import secrets
 import sys
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeAlias, Union, cast
 
@@ -68,7 +66,7 @@ def resolve_seed(seed: object = None) -> int:
         value = _seed_from_env(text)
         logger.debug("reprorng: seed=%d from %s", value, ENV_VAR)
         return value
-    value = secrets.randbits(64)
+    value = int.from_bytes(os.urandom(8), "little")
     logger.debug("reprorng: seed=%d drawn from OS entropy", value)
     return value
 
@@ -80,6 +78,8 @@ def name_seed(module: str, qualname: str) -> int:
     ``"module:qualname"`` encoded as UTF-8: the same in every process,
     platform and Python version.
     """
+    import hashlib  # only when needed: it is slow to import
+
     text = f"{module}:{qualname}".encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
 

@@ -3,6 +3,8 @@
 A source knows whether it has anything to manage right now (``active``), and
 how to ``capture`` its generators' complete state, ``seed`` them exactly as
 their own library's seeding call does, and ``restore`` a captured state.
+``swap`` does ``capture`` then ``seed`` in one step, which some sources do
+faster than the two apart; blocks use it on entry.
 
 numpy and torch are only looked at once something else has imported them:
 ``sys.modules`` is consulted, never ``import``.
@@ -10,6 +12,7 @@ numpy and torch are only looked at once something else has imported them:
 
 from __future__ import annotations
 
+import _random
 import ctypes
 import random
 import struct
@@ -35,11 +38,35 @@ class Source(Protocol):
         """Seed exactly as the library's own seeding call does; ``0 <= seed < 2**64``."""
 
     def restore(self, state: object) -> None:
-        """Put back a state returned by :meth:`capture`."""
+        """Put back a state returned by :meth:`capture` or :meth:`swap`."""
+
+    def swap(self, seed: int) -> object:
+        """:meth:`capture`, then :meth:`seed`; return the captured state."""
 
 
-class PythonRandom:
-    """The generator behind the functions of Python's :mod:`random` module."""
+class _Source:
+    """What the built-in sources share: ``swap`` as ``capture`` then ``seed``."""
+
+    def capture(self) -> object:
+        raise NotImplementedError
+
+    def seed(self, seed: int) -> None:
+        raise NotImplementedError
+
+    def swap(self, seed: int) -> object:
+        state = self.capture()
+        self.seed(seed)
+        return state
+
+
+class PythonRandom(_Source):
+    """The generator behind the functions of Python's :mod:`random` module.
+
+    Its state is the twister's (``random.getstate()[1]``) and ``gauss_next``,
+    the cached second normal of ``random.gauss``. They are read and written
+    with the same C methods ``random.getstate``/``seed``/``setstate`` call,
+    without the Python layer around them.
+    """
 
     name = "random"
 
@@ -47,33 +74,50 @@ class PythonRandom:
         return True
 
     def capture(self) -> object:
-        # The tuple includes ``gauss_next``, the cached second normal of ``random.gauss``.
-        return random.getstate()
+        generator: Any = random._inst
+        return _random.Random.getstate(generator), generator.gauss_next
 
     def seed(self, seed: int) -> None:
-        random.seed(seed)
+        generator: Any = random._inst
+        _random.Random.seed(generator, seed)
+        generator.gauss_next = None
 
     def restore(self, state: object) -> None:
-        random.setstate(state)  # type: ignore[arg-type]
+        generator: Any = random._inst
+        twister, generator.gauss_next = cast(tuple[tuple[int, ...], Any], state)
+        _random.Random.setstate(generator, twister)
 
 
 # numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
 _MT19937_MEMORY = struct.Struct("=624Ii")
+# Any valid twister key, to pass set_state before the real twister is copied in.
+# (An all-zero key would be a twister that only ever gives zeros.)
+_STAND_IN_KEY = tuple(range(1, 625))
 
 
-class NumpyGlobal:
+class NumpyGlobal(_Source):
     """numpy's global ``RandomState``, the one behind ``np.random.seed`` and ``np.random.rand``.
 
-    Its ``get_state`` copies the 624-word key one element at a time. For the
-    usual Mersenne Twister bit generator the key is read from the generator's
-    memory in one copy (``BitGenerator.ctypes.state_address``) instead, and put
-    back with ``set_state``, which takes the key as a tuple quickly.
+    ``np.random.get_state``/``set_state`` copy the 624-word key one element at
+    a time, and ``np.random.seed`` drops the bit generator's ``seed_seq`` for
+    good. For the usual Mersenne Twister bit generator neither is on the hot
+    path: the twister is read and written as bytes through its memory
+    (``BitGenerator.ctypes.state_address``), and a seeded twister is made by
+    ``np.random.seed``'s own code on a private generator, then copied in.
+
+    The legacy generator's cached gaussian has no getter. Drawing a normal
+    tells: a cached one is returned without moving the twister, a fresh pair
+    moves it and caches its second half, which a second draw takes out again.
+    numpy zeroes the cache whenever it is taken, so "none cached" is one exact
+    state. ``set_state``, the only setter of the cache, puts one back.
     """
 
     name = "numpy"
 
     def __init__(self) -> None:
-        self._layout_checked: tuple[object, int] | None = None
+        # Twisters whose memory layout was confirmed, by id, kept alive with their view.
+        self._views: dict[int, tuple[object, memoryview]] = {}
+        self._scratch: tuple[Any, memoryview] | None = None
 
     def active(self) -> bool:
         return "numpy.random" in sys.modules
@@ -82,57 +126,102 @@ class NumpyGlobal:
     def _random() -> Any:
         return sys.modules["numpy.random"]
 
-    def _address(self, bit_generator: Any) -> int | None:
-        """Where the Mersenne Twister state lies, once its layout is confirmed; else ``None``."""
-        checked = self._layout_checked
-        if checked is not None and checked[0] is bit_generator:
-            return checked[1]
+    def _view(self, bit_generator: Any) -> memoryview | None:
+        """The memory of a Mersenne Twister bit generator, once its layout is confirmed."""
+        known = self._views.get(id(bit_generator))
+        if known is not None:
+            return known[1]
         if type(bit_generator).__name__ != "MT19937":
             return None
-        address: int = bit_generator.ctypes.state_address
-        memory = _MT19937_MEMORY.unpack(ctypes.string_at(address, _MT19937_MEMORY.size))
+        size = _MT19937_MEMORY.size
+        memory = (ctypes.c_char * size).from_address(bit_generator.ctypes.state_address)
+        view = memoryview(memory).cast("B")
+        *key, position = _MT19937_MEMORY.unpack(view)
         public = bit_generator.state["state"]
-        if list(memory[:624]) != public["key"].tolist() or memory[624] != public["pos"]:
+        if key != public["key"].tolist() or position != public["pos"]:
             return None
-        self._layout_checked = (bit_generator, address)
-        return address
+        self._views[id(bit_generator)] = (bit_generator, view)
+        return view
+
+    def _take_gaussian(self, view: memoryview) -> tuple[bytes, float | None]:
+        """The twister and the cached gaussian (``None`` if none); leaves none cached."""
+        standard_normal = self._random().standard_normal
+        twister = bytes(view)
+        normal = standard_normal()
+        if bytes(view) == twister:
+            return twister, normal
+        standard_normal()  # takes out the half the fresh pair cached
+        return twister, None
+
+    def _put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
+        if gaussian is None:
+            self._take_gaussian(view)
+        else:
+            self._random().set_state(("MT19937", _STAND_IN_KEY, 0, 1, gaussian))
+        view[:] = twister
+
+    def _seed_into(self, view: memoryview, seed: int) -> None:
+        """Seed the twister as ``np.random.seed(seed)`` would; expects none cached."""
+        if self._scratch is None:
+            np_random = self._random()
+            bit_generator = np_random.MT19937()
+            scratch_view = self._view(bit_generator)
+            assert scratch_view is not None
+            self._scratch = (np_random.RandomState(bit_generator), scratch_view)
+        generator, scratch_view = self._scratch
+        generator.seed(_numpy_seed(seed))
+        view[:] = scratch_view
 
     def capture(self) -> object:
         np_random = self._random()
         bit_generator = np_random.get_bit_generator()
-        address = self._address(bit_generator)
-        if address is None:
-            # Any other bit generator: the dict form, cached gaussian included.
-            return bit_generator, np_random.get_state(legacy=False)
-        memory = ctypes.string_at(address, _MT19937_MEMORY.size)
-        # The cached gaussian of the legacy generator has no public getter.
-        # Drawing one tells: a cached value is returned without touching the
-        # twister, a fresh pair moves it. Either way the state is then set back.
-        # (numpy zeroes ``gauss`` whenever ``has_gauss`` is 0.)
-        normal = np_random.standard_normal()
-        cached = ctypes.string_at(address, _MT19937_MEMORY.size) == memory
-        *key, position = _MT19937_MEMORY.unpack(memory)
-        state = ("MT19937", tuple(key), position, 1 if cached else 0, normal if cached else 0.0)
-        np_random.set_state(state)
-        return bit_generator, state
+        view = self._view(bit_generator)
+        if view is None:
+            return bit_generator, None, np_random.get_state(legacy=False)
+        twister, gaussian = self._take_gaussian(view)
+        self._put_back(view, twister, gaussian)
+        return bit_generator, twister, gaussian
+
+    def swap(self, seed: int) -> object:
+        bit_generator = self._random().get_bit_generator()
+        view = self._view(bit_generator)
+        if view is None:
+            return super().swap(seed)
+        twister, gaussian = self._take_gaussian(view)
+        self._seed_into(view, seed)
+        return bit_generator, twister, gaussian
 
     def seed(self, seed: int) -> None:
-        # ``np.random.seed`` takes 32 bits. Larger seeds are split into their two
-        # 32-bit words, low word first, and given as an array, which numpy's
-        # legacy seeding mixes with ``init_by_array``: every seed below 2**64 gets
-        # its own stream, and ``np.random.seed([seed & 0xFFFFFFFF, seed >> 32])``
-        # replays it by hand.
-        if seed < 2**32:
-            self._random().seed(seed)
-        else:
-            self._random().seed([seed & 0xFFFFFFFF, seed >> 32])
+        np_random = self._random()
+        view = self._view(np_random.get_bit_generator())
+        if view is None:
+            np_random.seed(_numpy_seed(seed))
+            return
+        self._take_gaussian(view)
+        self._seed_into(view, seed)
 
     def restore(self, state: object) -> None:
-        bit_generator, generator_state = cast(tuple[Any, Any], state)
+        bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
         np_random = self._random()
         if np_random.get_bit_generator() is not bit_generator:
             np_random.set_bit_generator(bit_generator)
-        np_random.set_state(generator_state)
+        if twister is None:
+            np_random.set_state(extra)
+            return
+        view = self._view(bit_generator)
+        assert view is not None
+        self._put_back(view, twister, extra)
+
+
+def _numpy_seed(seed: int) -> int | list[int]:
+    """What ``np.random.seed`` is given for a seed.
+
+    It takes 32 bits. Larger seeds are split into their two 32-bit words, low
+    word first, and given as an array, which numpy's legacy seeding mixes with
+    ``init_by_array``: every seed below 2**64 gets its own stream, and
+    ``np.random.seed([seed & 0xFFFFFFFF, seed >> 32])`` replays it by hand.
+    """
+    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32]
 
 
 def _torch() -> Any:
@@ -143,23 +232,37 @@ def _torch() -> Any:
     return torch
 
 
-class TorchCPU:
+class TorchCPU(_Source):
     """torch's default CPU generator, the one ``torch.manual_seed`` seeds on the CPU."""
 
     name = "torch"
 
+    def __init__(self) -> None:
+        self._generator: Any = None
+
     def active(self) -> bool:
-        return _torch() is not None
+        if self._generator is None:
+            torch = _torch()
+            if torch is None:
+                return False
+            self._generator = torch.default_generator
+        return True
 
     def capture(self) -> object:
         # The state tensor includes the cached normal samples.
-        return _torch().default_generator.get_state()
+        return self._generator.get_state()
 
     def seed(self, seed: int) -> None:
-        _torch().default_generator.manual_seed(seed)
+        self._generator.manual_seed(seed)
 
     def restore(self, state: object) -> None:
-        _torch().default_generator.set_state(state)
+        self._generator.set_state(state)
+
+    def swap(self, seed: int) -> object:
+        generator = self._generator
+        state = generator.get_state()
+        generator.manual_seed(seed)
+        return state
 
 
 class _Lazy:
@@ -182,7 +285,7 @@ class _Lazy:
         tracker.call_order = list(self.calls)
 
 
-class TorchAccelerator:
+class TorchAccelerator(_Source):
     """Every device of one lazily initialised torch accelerator (``cuda``, ``xpu``, ``mtia``).
 
     An accelerator that the process has not initialised is never initialised
@@ -238,7 +341,7 @@ class TorchAccelerator:
                 callback()
 
 
-class TorchMPS:
+class TorchMPS(_Source):
     """The Apple MPS device generator (single device, no lazy initialisation)."""
 
     name = "mps"

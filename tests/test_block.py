@@ -11,7 +11,7 @@ import pytest
 import torch
 from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
-from reprorng import fixed_rng
+from reprorng import _block, fixed_rng
 from reprorng._sources import SOURCES
 from tests.helpers import global_states, seed_by_hand
 
@@ -270,6 +270,7 @@ def cuda_reported_available(monkeypatch):
     saved = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
     cuda = next(source for source in SOURCES if source.name == "cuda")
     monkeypatch.setattr(cuda, "_available", True)
+    monkeypatch.setattr(_block, "_settled", None)
     yield
     tracker.manual_seed_all_cb, tracker.manual_seed_cb, tracker.call_order = saved
 
