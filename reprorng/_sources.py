@@ -59,6 +59,32 @@ class _Source:
         return state
 
 
+class _Repeats:
+    """The seeded state of a seed used twice in a row, so that it is set, not recomputed.
+
+    Seeding computes a state from the seed; setting a kept copy is cheaper.
+    A seed is kept on its second use in a row, so blocks with a new seed each
+    time (one per sample, say) pay one comparison and keep nothing.
+    """
+
+    __slots__ = ("last", "seed", "state")
+
+    def __init__(self) -> None:
+        self.last = self.seed = -1
+        self.state: Any = None
+
+    def get(self, seed: int) -> Any:
+        return self.state if seed == self.seed else None
+
+    def again(self, seed: int) -> bool:
+        """Note a seed computed afresh; whether it is worth keeping now."""
+        repeated, self.last = seed == self.last, seed
+        return repeated
+
+    def keep(self, seed: int, state: object) -> None:
+        self.seed, self.state = seed, state
+
+
 class PythonRandom(_Source):
     """The generator behind the functions of Python's :mod:`random` module.
 
@@ -69,6 +95,9 @@ class PythonRandom(_Source):
     """
 
     name = "random"
+
+    def __init__(self) -> None:
+        self._repeats = _Repeats()
 
     def active(self) -> bool:
         return True
@@ -86,6 +115,19 @@ class PythonRandom(_Source):
         generator: Any = random._inst
         twister, generator.gauss_next = cast(tuple[tuple[int, ...], Any], state)
         _random.Random.setstate(generator, twister)
+
+    def swap(self, seed: int) -> object:
+        generator: Any = random._inst
+        state = _random.Random.getstate(generator), generator.gauss_next
+        seeded = self._repeats.get(seed)
+        if seeded is not None:
+            _random.Random.setstate(generator, seeded)
+        else:
+            _random.Random.seed(generator, seed)
+            if self._repeats.again(seed):
+                self._repeats.keep(seed, _random.Random.getstate(generator))
+        generator.gauss_next = None
+        return state
 
 
 # numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
@@ -118,6 +160,7 @@ class NumpyGlobal(_Source):
         # Twisters whose memory layout was confirmed, by id, kept alive with their view.
         self._views: dict[int, tuple[object, memoryview]] = {}
         self._scratch: tuple[Any, memoryview] | None = None
+        self._repeats = _Repeats()
 
     def active(self) -> bool:
         return "numpy.random" in sys.modules
@@ -188,7 +231,13 @@ class NumpyGlobal(_Source):
         if view is None:
             return super().swap(seed)
         twister, gaussian = self._take_gaussian(view)
-        self._seed_into(view, seed)
+        seeded = self._repeats.get(seed)
+        if seeded is not None:
+            view[:] = seeded
+        else:
+            self._seed_into(view, seed)
+            if self._repeats.again(seed):
+                self._repeats.keep(seed, bytes(view))
         return bit_generator, twister, gaussian
 
     def seed(self, seed: int) -> None:
@@ -239,6 +288,7 @@ class TorchCPU(_Source):
 
     def __init__(self) -> None:
         self._generator: Any = None
+        self._repeats = _Repeats()
 
     def active(self) -> bool:
         if self._generator is None:
@@ -261,7 +311,13 @@ class TorchCPU(_Source):
     def swap(self, seed: int) -> object:
         generator = self._generator
         state = generator.get_state()
-        generator.manual_seed(seed)
+        seeded = self._repeats.get(seed)
+        if seeded is not None:
+            generator.set_state(seeded)
+        else:
+            generator.manual_seed(seed)
+            if self._repeats.again(seed):
+                self._repeats.keep(seed, generator.get_state())
         return state
 
 

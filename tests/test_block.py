@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,6 +54,18 @@ def test_block_gives_what_each_library_seeding_call_gives(seed):
     with fixed_rng(seed):
         assert global_states() == seeded
         assert draw_everything() == expected
+
+
+def test_seeds_used_again_and_again_are_seeded_exactly_each_time():
+    expected = {}
+    for seed in (5, 6):
+        seed_by_hand(seed)
+        expected[seed] = global_states()
+    for seed in (5, 5, 5, 6, 5, 5, 6, 6, 6, 5):
+        leave_cached_normals()
+        with fixed_rng(seed):
+            assert global_states() == expected[seed]
+            draw_everything()
 
 
 def test_large_seed_is_not_truncated_for_numpy():
@@ -134,6 +147,46 @@ def test_state_replaced_inside_block_is_restored():
         np.random.set_state(np.random.RandomState(5).get_state())
         torch.default_generator.set_state(torch.Generator().manual_seed(5).get_state())
     assert global_states() == before
+
+
+def numpy_state_at(position: int, cached: bool) -> Any:
+    """A legacy numpy state at a given twister position, with or without a cached gaussian."""
+    legacy: Any = np.random.RandomState(position).get_state(legacy=True)
+    return ("MT19937", legacy[1], position, int(cached), 0.25 if cached else 0.0)
+
+
+@pytest.mark.parametrize("position", [0, 1, 2, 311, 621, 622, 623, 624])
+@pytest.mark.parametrize("cached", [False, True])
+def test_numpy_state_at_every_twister_position_is_restored_bit_for_bit(position, cached):
+    state = numpy_state_at(position, cached)
+    np.random.set_state(state)
+    expected_after = np.random.standard_normal(5).tobytes()
+    np.random.set_state(state)
+    with fixed_rng(position):
+        np.random.standard_normal(3)
+    restored: Any = np.random.get_state()
+    assert restored[1].tobytes() == state[1].tobytes()
+    assert restored[2:] == state[2:]
+    assert np.random.standard_normal(5).tobytes() == expected_after
+
+
+def test_numpy_global_bit_generator_keeps_its_seed_sequence():
+    # np.random.seed drops seed_seq for good; a block must not.
+    run_python(
+        """
+        import numpy as np
+        from reprorng import fixed_rng
+
+        bit_generator = np.random.get_bit_generator()
+        seed_seq = bit_generator.seed_seq
+        assert seed_seq is not None
+        with fixed_rng(3):
+            np.random.random()
+        assert np.random.get_bit_generator() is bit_generator
+        assert bit_generator.seed_seq is seed_seq
+        bit_generator.spawn(1)
+        """
+    )
 
 
 @pytest.mark.parametrize("kind", ["PCG64", "Philox", "SFC64"])

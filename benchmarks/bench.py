@@ -1,0 +1,180 @@
+"""reprorng against its peers: the cost of one seeded round trip, in one process.
+
+Run with ``python benchmarks/bench.py`` after ``pip install -e ".[bench]"``.
+Every contender is timed in the same process, in interleaved rounds, and the
+median per round trip is reported, so the machine's noise falls on all of them
+alike and the ratios are what count. Exits 1 when a goal ratio is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import timeit
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import numpy as np
+import torch
+
+from reprorng import fixed_rng, reproducible
+
+Contender = Callable[[], object]
+
+
+def manual() -> None:
+    """The snippet people copy: save, seed, (run), restore, for each library."""
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(42)
+    np.random.seed(42)
+    torch.manual_seed(42)
+    random.setstate(saved[0])
+    np.random.set_state(saved[1])
+    torch.set_rng_state(saved[2])
+
+
+def block() -> None:
+    with fixed_rng(42):
+        pass
+
+
+@reproducible(42)
+def decorated() -> None:
+    pass
+
+
+def from_context(make: Callable[[], AbstractContextManager[object]]) -> Contender:
+    def run() -> None:
+        with make():
+            pass
+
+    return run
+
+
+def peers() -> Iterator[tuple[str, Contender]]:
+    yield "torch.random.fork_rng", from_context(torch.random.fork_rng)
+    try:
+        from pytorch_lightning.utilities.seed import isolate_rng
+    except ImportError:
+        pass
+    else:
+        yield ISOLATE, from_context(isolate_rng)
+    try:
+        from hypothesis.internal.entropy import deterministic_PRNG
+    except ImportError:
+        pass
+    else:
+        yield "Hypothesis deterministic_PRNG", from_context(lambda: deterministic_PRNG(42))
+
+
+def measure(contenders: dict[str, Contender], rounds: int, number: int) -> dict[str, float]:
+    """Median microseconds per call, over interleaved rounds in shuffled order."""
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    order = list(contenders)
+    shuffle = random.Random(0).shuffle  # a private generator: the globals are measured
+    for name in order:
+        contenders[name]()  # warm up
+    for _ in range(rounds):
+        shuffle(order)
+        for name in order:
+            seconds = timeit.timeit(contenders[name], number=number)
+            samples[name].append(seconds / number * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def import_cost() -> tuple[float, list[str]]:
+    """Microseconds to import reprorng (``-X importtime``), and heavy modules it pulled in."""
+    code = "import sys, reprorng; print(*[m for m in ('numpy', 'torch') if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
+    total = 0.0
+    for line in result.stderr.splitlines():
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) == 3 and parts[2] == "reprorng":
+            total = float(parts[1])
+    return total, result.stdout.split()
+
+
+def leave_cached_normals() -> None:
+    """Leave a cached normal in every generator: the state that costs most to restore."""
+    random.gauss(0, 1)
+    np.random.standard_normal()
+    torch.randn(1)
+
+
+def clear_cached_normals() -> None:
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+
+
+def report(title: str, medians: dict[str, float]) -> list[tuple[str, float, float, bool]]:
+    """Print one table; return the goals as (label, ratio, target, higher_is_better)."""
+    bare = medians[BLOCK]
+    print(f"\n{title}")
+    print(f"{'contender':<36} {'median us':>10} {'/ reprorng':>11}")
+    for name, value in sorted(medians.items(), key=lambda item: item[1]):
+        print(f"{name:<36} {value:>10.1f} {value / bare:>11.2f}")
+    goals = [
+        ("manual / fixed_rng", medians[MANUAL] / bare, 10.0, True),
+        ("@reproducible / fixed_rng", medians[DECORATED] / bare, 1.15, False),
+    ]
+    if ISOLATE in medians:
+        goals.append(("isolate_rng / fixed_rng", medians[ISOLATE] / bare, 3.0, True))
+    return goals
+
+
+BLOCK = "reprorng fixed_rng(42)"
+DECORATED = "reprorng @reproducible(42) call"
+MANUAL = "manual get/seed/set (3 libraries)"
+ISOLATE = "Lightning isolate_rng"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=41, help="interleaved rounds (default 41)")
+    parser.add_argument("--number", type=int, default=300, help="calls per timing (default 300)")
+    args = parser.parse_args()
+
+    np.random.random()  # numpy 2 imports numpy.random on first use
+    contenders: dict[str, Contender] = {
+        BLOCK: block,
+        DECORATED: decorated,
+        MANUAL: manual,
+        **dict(peers()),
+    }
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__}, ")
+    print(f"CUDA devices: {torch.cuda.device_count() if torch.cuda.is_available() else 0}")
+    if ISOLATE not in contenders:
+        print("Lightning isolate_rng: not installed (pip install -e '.[bench]')")
+
+    goals = []
+    for title, prepare in (
+        ("no cached normals", clear_cached_normals),
+        ("a cached normal in every generator", leave_cached_normals),
+    ):
+        prepare()
+        goals += report(title, measure(contenders, args.rounds, args.number))
+
+    print("\ngoal                                 ratio  target")
+    failed = False
+    for label, ratio, target, higher in goals:
+        ok = ratio >= target if higher else ratio <= target
+        failed |= not ok
+        sign = ">=" if higher else "<="
+        print(f"{label:<36} {ratio:>5.2f}  {sign} {target:<5} {'ok' if ok else 'MISSED'}")
+
+    microseconds, heavy = import_cost()
+    failed |= bool(heavy)
+    pulled = " and ".join(heavy) or "neither numpy nor torch"
+    print(f"\nimport reprorng: {microseconds / 1000:.1f} ms, imports {pulled}")
+    print("per extra registered generator: no registry yet")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
