@@ -46,6 +46,17 @@ def decorated() -> None:
     pass
 
 
+def new_seed_each_time() -> Contender:
+    """A block per sample, ``with fixed_rng(index):``: no two seeds alike."""
+    counter = iter(range(2**62))
+
+    def run() -> None:
+        with fixed_rng(next(counter)):
+            pass
+
+    return run
+
+
 def from_context(make: Callable[[], AbstractContextManager[object]]) -> Contender:
     def run() -> None:
         with make():
@@ -130,6 +141,7 @@ def report(title: str, medians: dict[str, float]) -> list[tuple[str, float, floa
 
 BLOCK = "reprorng fixed_rng(42)"
 DECORATED = "reprorng @reproducible(42) call"
+PER_SAMPLE = "reprorng fixed_rng(i), i = 0, 1, ..."
 MANUAL = "manual get/seed/set (3 libraries)"
 ISOLATE = "Lightning isolate_rng"
 
@@ -143,6 +155,7 @@ def main() -> int:
     np.random.random()  # numpy 2 imports numpy.random on first use
     contenders: dict[str, Contender] = {
         BLOCK: block,
+        PER_SAMPLE: new_seed_each_time(),
         DECORATED: decorated,
         MANUAL: manual,
         **dict(peers()),

@@ -13,7 +13,7 @@ from typing import Any, Self, TypeVar
 from reprorng._seed import SeedLike, resolve_seed
 from reprorng._sources import SOURCES, WATCHED_MODULES, Source
 
-__all__ = ["fixed_rng"]
+__all__ = ["fixed_rng", "run_seeded"]
 
 logger = logging.getLogger("reprorng")
 
@@ -129,6 +129,17 @@ def _on_import(module: object) -> None:
             )
 
 
+def run_seeded(seed: int, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Call ``function(*args, **kwargs)`` inside a block seeded with ``seed``."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("reprorng: entering block with seed=%d", seed)
+    frame = _enter(seed)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        _exit(frame)
+
+
 class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):``
     """Seed every random-number generator for a block, then restore them exactly.
 
@@ -182,4 +193,4 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     def __call__(self, target: _F) -> _F:
         from reprorng._decorate import decorate
 
-        return decorate(target, lambda _function: self)
+        return decorate(target, lambda _function: self.seed)

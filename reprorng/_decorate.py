@@ -6,15 +6,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from reprorng._block import fixed_rng
+from reprorng._block import fixed_rng, run_seeded
 from reprorng._seed import SeedLike, default_seed
 
 __all__ = ["decorate", "reproducible"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-# Builds the block a given function runs in.
-_BlockFor = Callable[[Callable[..., Any]], fixed_rng]
+# Gives the seed a given function runs with.
+_SeedFor = Callable[[Callable[..., Any]], int]
 
 _NOT_YET = (
     (inspect.iscoroutinefunction, "coroutine function"),
@@ -42,7 +42,7 @@ def _reject_deferred_bodies(function: Callable[..., Any]) -> None:
             )
 
 
-def _wrap(target: Any, block_for: _BlockFor) -> Any:
+def _wrap(target: Any, seed_for: _SeedFor) -> Any:
     import wrapt  # only when decorating: it costs more to import than the rest of reprorng
 
     function = target.__func__ if isinstance(target, (classmethod, staticmethod)) else target
@@ -52,17 +52,16 @@ def _wrap(target: Any, block_for: _BlockFor) -> Any:
             f"not {target!r} of type {type(target).__name__}"
         )
     _reject_deferred_bodies(function)
-    block = block_for(function)
+    seed = seed_for(function)
 
     def run_in_block(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        with block:
-            return wrapped(*args, **kwargs)
+        return run_seeded(seed, wrapped, args, kwargs)
 
     return wrapt.FunctionWrapper(target, run_in_block)
 
 
-def decorate(target: _F, block_for: _BlockFor) -> _F:
-    """Wrap ``target`` so each call runs in ``block_for(function)``.
+def decorate(target: _F, seed_for: _SeedFor) -> _F:
+    """Wrap ``target`` so each call runs in a block seeded with ``seed_for(function)``.
 
     On a class, each method whose name starts with ``test`` is wrapped in
     place (as unittest and pytest name tests) and the class is returned.
@@ -72,12 +71,12 @@ def decorate(target: _F, block_for: _BlockFor) -> _F:
             if name.startswith("test") and (
                 callable(attribute) or isinstance(attribute, (classmethod, staticmethod))
             ):
-                setattr(target, name, _wrap(attribute, block_for))
+                setattr(target, name, _wrap(attribute, seed_for))
         return target
-    return _wrap(target, block_for)  # type: ignore[no-any-return]
+    return _wrap(target, seed_for)  # type: ignore[no-any-return]
 
 
-def _named_block(function: Callable[..., Any]) -> fixed_rng:
+def _named_seed(function: Callable[..., Any]) -> int:
     module = getattr(function, "__module__", None)
     qualname = getattr(function, "__qualname__", None)
     if not isinstance(module, str) or not isinstance(qualname, str):
@@ -85,11 +84,11 @@ def _named_block(function: Callable[..., Any]) -> fixed_rng:
             f"@reproducible without a seed derives one from the function's module and "
             f"qualified name, which {function!r} lacks; pass a seed: @reproducible(42)"
         )
-    return fixed_rng(default_seed(module, qualname))
+    return default_seed(module, qualname)
 
 
 def _decorate_named(target: _F) -> _F:
-    return decorate(target, _named_block)
+    return decorate(target, _named_seed)
 
 
 @overload
