@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import warnings
@@ -33,6 +34,15 @@ class _Frame:
 
 # Generator state is process-wide, so the open blocks are too: in entry order.
 _lock = threading.RLock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread held the lock would leave it held for good.
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 _open: list[_Frame] = []
 _unwatched = list(WATCHED_MODULES)
 # Once numpy and torch are imported, which sources are active no longer changes.

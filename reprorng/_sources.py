@@ -371,9 +371,10 @@ class TorchAccelerator(_Source):
 
     def capture(self) -> object:
         module = self._module()
-        if module.is_initialized():
+        tracker = getattr(module, "_lazy_seed_tracker", None)
+        if tracker is None or module.is_initialized():
             return tuple(module.get_rng_state_all())
-        return _Lazy(module._lazy_seed_tracker)
+        return _Lazy(tracker)
 
     def seed(self, seed: int) -> None:
         self._module().manual_seed_all(seed)
@@ -395,6 +396,41 @@ class TorchAccelerator(_Source):
             if call is not None:
                 callback, _stack = call
                 callback()
+
+
+class TorchCustomBackend(TorchAccelerator):
+    """A backend registered as torch's ``privateuse1`` device, which ``torch.manual_seed`` seeds.
+
+    It is managed when its module (``torch.<name>``) provides
+    ``manual_seed_all``, ``get_rng_state_all`` and ``set_rng_state_all``, as
+    torch's own accelerators do; lazily, like them, if it has their lazy queue.
+    Register the backend before the first block: which sources are active is
+    settled once numpy and torch are imported.
+    """
+
+    _NEEDED = ("manual_seed_all", "get_rng_state_all", "set_rng_state_all")
+
+    def __init__(self) -> None:
+        super().__init__("privateuse1")
+
+    def _module(self) -> Any:
+        torch = _torch()
+        if torch is None:
+            return None
+        module = getattr(torch, torch._C._get_privateuse1_backend_name(), None)
+        if module is None or not all(hasattr(module, name) for name in self._NEEDED):
+            return None
+        return module
+
+    def active(self) -> bool:
+        if self._available is None:
+            module = self._module()
+            if module is None:
+                return False
+            self.name = module.__name__.rpartition(".")[2]
+            available = getattr(module, "is_available", None)
+            self._available = available is None or bool(available())
+        return self._available
 
 
 class TorchMPS(_Source):
@@ -432,6 +468,7 @@ SOURCES: tuple[Source, ...] = (
     TorchAccelerator("xpu"),
     TorchAccelerator("mtia"),
     TorchMPS(),
+    TorchCustomBackend(),
 )
 
 #: Modules whose import makes a source active; a block open at their import seeds them.

@@ -296,6 +296,35 @@ def test_block_entered_in_another_thread_exits_there():
     assert global_states() == before
 
 
+def test_block_in_a_child_forked_while_another_thread_held_the_lock():
+    run_python(
+        """
+        import os, random, threading
+        from reprorng import _block, fixed_rng
+
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with _block._lock:
+                held.set()
+                release.wait()
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            with fixed_rng(1):
+                random.random()
+            os._exit(0)
+        release.set()
+        thread.join()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        """
+    )
+
+
 # --- accelerators, lazily ------------------------------------------------------------
 
 
@@ -346,6 +375,38 @@ def test_seed_queued_inside_block_by_user_does_not_outlive_it(cuda_reported_avai
         torch.manual_seed(12)
     assert lazy_queue() == queue
     assert not torch.cuda.is_initialized()
+
+
+def test_custom_backend_is_seeded_like_torch_manual_seed_and_restored():
+    run_python(
+        """
+        import types
+        import torch
+        from reprorng import fixed_rng
+
+        # A stand-in backend registered the way out-of-tree devices are.
+        torch.utils.rename_privateuse1_backend("stand_in")
+        device = types.ModuleType("stand_in")
+        states = [torch.zeros(2), torch.zeros(2)]
+        device.is_available = lambda: True
+        device._is_in_bad_fork = lambda: False
+        device.manual_seed_all = lambda seed: states.__setitem__(
+            slice(None), [torch.full((2,), float(seed))] * 2
+        )
+        device.get_rng_state_all = lambda: [state.clone() for state in states]
+        device.set_rng_state_all = lambda new: states.__setitem__(slice(None), list(new))
+        torch._register_device_module("stand_in", device)
+
+        torch.manual_seed(42)
+        seeded = device.get_rng_state_all()
+        torch.manual_seed(5)
+        before = device.get_rng_state_all()
+        with fixed_rng(42):
+            assert all(torch.equal(a, b) for a, b in zip(states, seeded))
+            device.manual_seed_all(9)
+        assert all(torch.equal(a, b) for a, b in zip(states, before))
+        """
+    )
 
 
 # --- light import ----------------------------------------------------------------------
