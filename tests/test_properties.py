@@ -34,7 +34,12 @@ DRAWS = {
     "torch.randn20": lambda: torch.randn(20).numpy().tobytes(),
 }
 
-seeds = st.one_of(st.integers(0, 2**32 - 1), st.integers(2**32, 2**64 - 1))
+# A few seeds come up again and again, so blocks also meet seeds they saw just before.
+seeds = st.one_of(
+    st.sampled_from([0, 7, 2**32 + 7]),
+    st.integers(0, 2**32 - 1),
+    st.integers(2**32, 2**64 - 1),
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ def model_of_block(block: Block) -> list[Any]:
         torch.set_rng_state(saved[2])
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.integers(0, 2**32 - 1), program=programs)
 def test_blocks_in_random_programs_restore_bit_exactly(start, program):
     reseed_by_hand(start)
