@@ -347,9 +347,9 @@ class TorchAccelerator(_Source):
     An accelerator that the process has not initialised is never initialised
     here. Seeding it queues torch's own lazy seeding call; on restore the queue
     is put back as it was, so no seed queued inside a block fires later. If the
-    block itself initialised the device, each device generator is reset to a
-    fresh generator's state and the queue as it was at entry is replayed: the
-    state initialisation would have produced had the block not run.
+    block itself initialised the device, each device generator is seeded from
+    OS entropy, as initialisation seeds it, and the queue as it was at entry is
+    replayed: the state initialisation would have produced had the block not run.
     """
 
     def __init__(self, name: str) -> None:
@@ -387,11 +387,10 @@ class TorchAccelerator(_Source):
         state.put_back(module._lazy_seed_tracker)
         if not module.is_initialized():
             return
-        # The block initialised the device: reset it, then replay the queue.
-        torch = _torch()
-        for index in range(module.device_count()):
-            fresh = torch.Generator(device=torch.device(self.name, index))
-            module.default_generators[index].set_state(fresh.get_state())
+        # The block initialised the device. Do what initialisation does: seed
+        # each default generator from OS entropy, then replay the queue.
+        for generator in getattr(module, "default_generators", ()):
+            generator.seed()
         for call in state.calls:
             if call is not None:
                 callback, _stack = call

@@ -66,7 +66,13 @@ def test_block_does_not_initialise_cuda_and_queued_seed_still_applies():
     assert out.strip() == "ok"
 
 
-def test_block_that_initialises_cuda_is_seeded_and_leaves_the_state_cuda_would_have_had():
+def test_block_that_initialises_cuda_is_seeded_inside_and_replays_the_queue_after():
+    seeded = run_python(
+        "import torch\ntorch.manual_seed(5)\nprint(torch.rand(2, device='cuda').tolist())"
+    ).strip()
+    queued = run_python(
+        "import torch\ntorch.manual_seed(7)\nprint(torch.rand(2, device='cuda').tolist())"
+    ).strip()
     code = """
         import torch
         from reprorng import fixed_rng
@@ -74,17 +80,15 @@ def test_block_that_initialises_cuda_is_seeded_and_leaves_the_state_cuda_would_h
         {prefix}
         with fixed_rng(5):
             inside = torch.rand(2, device="cuda").tolist()
-        after = torch.rand(2, device="cuda").tolist()
         print(inside)
-        print(after)
+        print(torch.rand(2, device="cuda").tolist())
+        print(torch.cuda.initial_seed())
     """
-    for prefix in ("", "torch.manual_seed(7)"):
-        inside, after = run_python(code.format(prefix=prefix)).splitlines()
-        plain = run_python(
-            f"import torch\n{prefix}\nprint(torch.rand(2, device='cuda').tolist())"
-        ).strip()
-        assert after == plain
-        seeded = run_python(
-            "import torch\ntorch.manual_seed(5)\nprint(torch.rand(2, device='cuda').tolist())"
-        ).strip()
-        assert inside == seeded
+    # A seed queued before the block is what CUDA has after it.
+    inside, after, _ = run_python(code.format(prefix="torch.manual_seed(7)")).splitlines()
+    assert inside == seeded
+    assert after == queued
+    # With nothing queued, CUDA is seeded from entropy after it, as a plain start is.
+    inside, after, initial_seed = run_python(code.format(prefix="")).splitlines()
+    assert inside == seeded
+    assert int(initial_seed) != 5
