@@ -35,6 +35,11 @@ class _Frame:
 # Generator state is process-wide, so the open blocks are too: in entry order.
 _lock = threading.RLock()
 
+_open: list[_Frame] = []
+_unwatched = list(WATCHED_MODULES)
+# Once numpy and torch are imported, which sources are active no longer changes.
+_settled: tuple[Source, ...] | None = None
+
 
 def _new_lock_in_child() -> None:
     # A fork while another thread held the lock would leave it held for good.
@@ -43,10 +48,6 @@ def _new_lock_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_new_lock_in_child)
-_open: list[_Frame] = []
-_unwatched = list(WATCHED_MODULES)
-# Once numpy and torch are imported, which sources are active no longer changes.
-_settled: tuple[Source, ...] | None = None
 
 
 def _active_sources() -> tuple[Source, ...]:
@@ -73,6 +74,8 @@ def _restore(saved: dict[Source, object]) -> None:
 
 
 def _enter(seed: int) -> _Frame:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("reprorng: entering block with seed=%d", seed)
     frame = _Frame(seed)
     with _lock:
         if _unwatched:
@@ -141,8 +144,6 @@ def _on_import(module: object) -> None:
 
 def run_seeded(seed: int, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Call ``function(*args, **kwargs)`` inside a block seeded with ``seed``."""
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("reprorng: entering block with seed=%d", seed)
     frame = _enter(seed)
     try:
         return function(*args, **kwargs)
@@ -178,8 +179,6 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         return f"fixed_rng(seed={self.seed})"
 
     def __enter__(self) -> Self:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("reprorng: entering block with seed=%d", self.seed)
         self._frames.append(_enter(self.seed))
         return self
 

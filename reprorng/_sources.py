@@ -366,7 +366,8 @@ class TorchAccelerator(_Source):
             module = self._module()
             if module is None:
                 return False
-            self._available = bool(module.is_available())
+            available = getattr(module, "is_available", None)
+            self._available = available is None or bool(available())
         return self._available
 
     def capture(self) -> object:
@@ -416,20 +417,12 @@ class TorchCustomBackend(TorchAccelerator):
         torch = _torch()
         if torch is None:
             return None
-        module = getattr(torch, torch._C._get_privateuse1_backend_name(), None)
-        if module is None or not all(hasattr(module, name) for name in self._NEEDED):
+        name = torch._C._get_privateuse1_backend_name()
+        module = getattr(torch, name, None)
+        if module is None or not all(hasattr(module, needed) for needed in self._NEEDED):
             return None
+        self.name = name
         return module
-
-    def active(self) -> bool:
-        if self._available is None:
-            module = self._module()
-            if module is None:
-                return False
-            self.name = module.__name__.rpartition(".")[2]
-            available = getattr(module, "is_available", None)
-            self._available = available is None or bool(available())
-        return self._available
 
 
 class TorchMPS(_Source):
