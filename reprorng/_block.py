@@ -1,8 +1,18 @@
-"""``fixed_rng``: the seeded block, its stack of snapshots, nesting and late imports."""
+"""``fixed_rng``: the seeded block, its stack of snapshots, nesting, threads and late imports.
+
+Generator state is process-wide, so the open blocks are too: one stack, in
+entry order, that belongs to one thread at a time. A block entered in another
+thread waits for that stack to empty (see :data:`DEFAULT_TIMEOUT`).
+
+A coroutine or generator decorated to run seeded keeps its own streams in an
+:class:`Isolated`: each step of its body runs as a short block of its own,
+with the streams it had at its last suspension swapped in.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import threading
@@ -14,11 +24,17 @@ from typing import Any, Self, TypeVar
 from reprorng._seed import SeedLike, resolve_seed
 from reprorng._sources import SOURCES, WATCHED_MODULES, Source
 
-__all__ = ["fixed_rng", "run_seeded"]
+__all__ = ["DEFAULT_TIMEOUT", "Isolated", "check_timeout", "fixed_rng", "run_seeded"]
 
 logger = logging.getLogger("reprorng")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+#: How long, in seconds, a block waits for another thread's blocks to close
+#: before it raises ``RuntimeError``. Finite, so that a block which waits for a
+#: thread that itself enters a block fails instead of hanging.
+DEFAULT_TIMEOUT = 10.0
 
 
 class _Frame:
@@ -32,9 +48,13 @@ class _Frame:
         self.thread = threading.get_ident()
 
 
-# Generator state is process-wide, so the open blocks are too: in entry order.
+# Re-entrant: an import inside a source's code may reach ``_on_import``.
 _lock = threading.RLock()
+# Notified when the open blocks of a thread have all closed.
+_turn = threading.Condition(_lock)
+_waiting = 0
 
+# The open blocks, in entry order; all belong to the thread of ``_open[0]``.
 _open: list[_Frame] = []
 _unwatched = list(WATCHED_MODULES)
 # Once numpy and torch are imported, which sources are active no longer changes.
@@ -42,9 +62,14 @@ _settled: tuple[Source, ...] | None = None
 
 
 def _new_lock_in_child() -> None:
-    # A fork while another thread held the lock would leave it held for good.
-    global _lock
+    # A fork while another thread held the lock would leave it held for good,
+    # and that thread's blocks, which can never close here, open for good.
+    global _lock, _turn, _waiting
     _lock = threading.RLock()
+    _turn = threading.Condition(_lock)
+    _waiting = 0
+    if _open and _open[0].thread != threading.get_ident():
+        _open.clear()
 
 
 os.register_at_fork(after_in_child=_new_lock_in_child)
@@ -73,11 +98,42 @@ def _restore(saved: dict[Source, object]) -> None:
         raise failure
 
 
-def _enter(seed: int) -> _Frame:
+def _thread_name(ident: int) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return f"thread {ident}"
+
+
+def _take_turn(frame: _Frame, timeout: float | None) -> None:
+    """Holding ``_turn``: wait until no other thread has a block open."""
+    global _waiting
+    if not _open or _open[0].thread == frame.thread:
+        return
+    _waiting += 1
+    try:
+        free = _turn.wait_for(lambda: not _open or _open[0].thread == frame.thread, timeout)
+    finally:
+        _waiting -= 1
+    if not free:
+        owner = _open[0]
+        raise RuntimeError(
+            f"fixed_rng(seed={frame.seed}) in thread {_thread_name(frame.thread)!r} waited "
+            f"{timeout:g} s for the blocks open in thread {_thread_name(owner.thread)!r} "
+            f"(outermost: fixed_rng(seed={owner.seed})) to close. Generator state is "
+            "process-wide, so blocks in different threads take turns; if that thread is "
+            "waiting for this one (joining it, or waiting for its result), it never will. "
+            "Enter blocks in one of the two threads only, or pass a longer timeout "
+            "(timeout=None waits for ever)"
+        )
+
+
+def _enter(seed: int, timeout: float | None) -> _Frame:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("reprorng: entering block with seed=%d", seed)
     frame = _Frame(seed)
-    with _lock:
+    with _turn:
+        _take_turn(frame, timeout)
         if _unwatched:
             _watch_imports()
         saved = frame.saved
@@ -91,13 +147,22 @@ def _enter(seed: int) -> _Frame:
     return frame
 
 
+def _closed(frame: _Frame) -> None:
+    """Holding ``_turn``: restore the state ``frame`` saved; wake waiting threads."""
+    try:
+        _restore(frame.saved)
+    finally:
+        if _waiting and not _open:
+            _turn.notify_all()
+
+
 def _exit(frame: _Frame) -> None:
-    with _lock:
-        if _open[-1] is frame:
+    with _turn:
+        if _open and _open[-1] is frame:
             _open.pop()
-            _restore(frame.saved)
+            _closed(frame)
             return
-        index = next(i for i in range(len(_open) - 1, -1, -1) if _open[i] is frame)
+        index = next(i for i in range(len(_open) - 2, -1, -1) if _open[i] is frame)
         # Exited while a block entered after it is still open: restoring now
         # would overwrite that block's stream. Hand the entry state over to the
         # block above instead, so that once every block has exited the state is
@@ -142,13 +207,101 @@ def _on_import(module: object) -> None:
             )
 
 
-def run_seeded(seed: int, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+def check_timeout(timeout: object) -> float | None:
+    """Return ``timeout`` as seconds to wait (``None``: for ever) or raise."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number of seconds or None, "
+            f"got {timeout!r} of type {type(timeout).__name__}"
+        )
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+    return None if math.isinf(timeout) else float(timeout)
+
+
+def run_seeded(
+    seed: int, timeout: float | None, function: Callable[..., Any], args: Any, kwargs: Any
+) -> Any:
     """Call ``function(*args, **kwargs)`` inside a block seeded with ``seed``."""
-    frame = _enter(seed)
+    frame = _enter(seed, timeout)
     try:
         return function(*args, **kwargs)
     finally:
         _exit(frame)
+
+
+class Isolated:
+    """The streams of one coroutine or generator, swapped in for each step of its body.
+
+    ``step(action, *args)`` runs ``action(*args)`` -- one resumption of the
+    body, up to its next suspension -- as a block of its own: on the first
+    step every generator is seeded with ``seed``; on later ones each gets the
+    state it had when the body last suspended, and blocks the body left open
+    across that suspension are open again. Between steps the caller's
+    streams are in place, untouched.
+    """
+
+    __slots__ = ("_frames", "_state", "seed", "timeout")
+
+    def __init__(self, seed: int, timeout: float | None) -> None:
+        self.seed = seed
+        self.timeout = timeout
+        self._state: dict[Source, object] | None = None
+        # Blocks entered in the body and still open while it is suspended.
+        self._frames: list[_Frame] = []
+
+    def step(self, action: Callable[..., _T], *args: Any) -> _T:
+        frame = self._resume()
+        try:
+            return action(*args)
+        finally:
+            self._suspend(frame)
+
+    def _resume(self) -> _Frame:
+        frame = _Frame(self.seed)
+        with _turn:
+            _take_turn(frame, self.timeout)
+            if _unwatched:
+                _watch_imports()
+            saved, state = frame.saved, self._state
+            fresh: list[Source] = []
+            try:
+                for source in _active_sources():
+                    if state is not None and source in state:
+                        saved[source] = source.capture()
+                        source.restore(state[source])
+                    else:
+                        saved[source] = source.swap(self.seed)
+                        fresh.append(source)
+                if self._frames:
+                    for inner in self._frames:
+                        inner.thread = frame.thread
+                        # A library imported while the body was suspended:
+                        # as if imported before these blocks were entered.
+                        for source in fresh:
+                            inner.saved[source] = source.swap(inner.seed)
+            except BaseException:
+                _restore(saved)
+                raise
+            _open.append(frame)
+            _open.extend(self._frames)
+            self._frames = []
+        return frame
+
+    def _suspend(self, frame: _Frame) -> None:
+        with _turn:
+            if _open[-1] is frame:
+                _open.pop()
+            else:
+                index = _open.index(frame)
+                self._frames = _open[index + 1 :]
+                del _open[index:]
+            try:
+                self._state = {source: source.capture() for source in frame.saved}
+            finally:
+                _closed(frame)
 
 
 class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):``
@@ -166,20 +319,37 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
 
     Blocks nest, and one object may be entered again, also while it is open.
     Used as a decorator (``@fixed_rng(42)``) each call runs inside the block;
-    on a class, each method whose name starts with ``test`` does.
+    on a class, each method whose name starts with ``test`` does. A decorated
+    coroutine, generator or async generator function runs its body with
+    streams of its own, swapped in each time it resumes and out each time it
+    suspends, so whatever runs between its steps never sees them.
+
+    ``async with fixed_rng(42):`` seeds and restores like ``with``, but is not
+    isolated across its own ``await``: other tasks that run meanwhile draw
+    from the block's streams. Decorate the coroutine function for isolation.
+
+    Generator state is process-wide, so blocks in different threads take
+    turns: entering a block while another thread has one open waits for it to
+    close, at most ``timeout`` seconds (``None``: for ever), then raises
+    ``RuntimeError``. Blocks in one thread never wait.
     """
 
-    __slots__ = ("_frames", "seed")
+    __slots__ = ("_frames", "seed", "timeout")
 
-    def __init__(self, seed: SeedLike | None = None) -> None:
+    def __init__(
+        self, seed: SeedLike | None = None, *, timeout: float | None = DEFAULT_TIMEOUT
+    ) -> None:
+        self.timeout = check_timeout(timeout)
         self.seed: int = resolve_seed(seed)
         self._frames: list[_Frame] = []
 
     def __repr__(self) -> str:
-        return f"fixed_rng(seed={self.seed})"
+        if self.timeout == DEFAULT_TIMEOUT:
+            return f"fixed_rng(seed={self.seed})"
+        return f"fixed_rng(seed={self.seed}, timeout={self.timeout})"
 
     def __enter__(self) -> Self:
-        self._frames.append(_enter(self.seed))
+        self._frames.append(_enter(self.seed, self.timeout))
         return self
 
     def __exit__(
@@ -190,16 +360,32 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     ) -> None:
         frames = self._frames
         thread = threading.get_ident()
-        if frames and frames[-1].thread == thread:
-            _exit(frames.pop())
-            return
-        for i in range(len(frames) - 1, -1, -1):
-            if frames[i].thread == thread:
-                _exit(frames.pop(i))
-                return
-        raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
+        index = len(frames) - 1
+        while index >= 0 and frames[index].thread != thread:
+            index -= 1
+        if index < 0:
+            raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
+        frame = frames[index]
+        if not (_open and _open[-1] is frame) and frame not in _open:
+            raise RuntimeError(
+                f"{self!r} exited while not open: it was entered in a coroutine or "
+                "generator that is suspended now; exit it in that body"
+            )
+        del frames[index]
+        _exit(frame)
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
 
     def __call__(self, target: _F) -> _F:
         from reprorng._decorate import decorate
 
-        return decorate(target, lambda _function: self.seed)
+        return decorate(target, lambda _function: self.seed, self.timeout)

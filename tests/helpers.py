@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -30,3 +33,20 @@ def seed_by_hand(seed: int) -> None:
     else:
         np.random.seed([seed & 0xFFFFFFFF, seed >> 32])
     torch.manual_seed(seed)
+
+
+def draws() -> tuple[float, float, float]:
+    """One draw from each global generator; numpy's and torch's leave cached normals behind."""
+    return random.random(), float(np.random.standard_normal()), torch.randn(1).item()
+
+
+def run_python(code: str, *args: str) -> str:
+    """Run ``code`` in a fresh interpreter; return its stdout, failing on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
-import textwrap
 import threading
 from typing import Any
 
@@ -14,7 +11,7 @@ from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
 from reprorng import _block, fixed_rng
 from reprorng._sources import SOURCES
-from tests.helpers import global_states, seed_by_hand
+from tests.helpers import global_states, run_python, seed_by_hand
 
 
 def draw_everything() -> tuple[object, ...]:
@@ -410,17 +407,6 @@ def test_custom_backend_is_seeded_like_torch_manual_seed_and_restored():
 
 
 # --- light import ----------------------------------------------------------------------
-
-
-def run_python(code: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_import_loads_neither_numpy_nor_torch():
