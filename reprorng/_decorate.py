@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar, overload
 
-from reprorng._block import fixed_rng, run_seeded
+from reprorng._block import DEFAULT_TIMEOUT, Isolated, fixed_rng, run_seeded
 from reprorng._seed import SeedLike, default_seed
 
 __all__ = ["decorate", "reproducible"]
@@ -16,33 +18,124 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # Gives the seed a given function runs with.
 _SeedFor = Callable[[Callable[..., Any]], int]
 
-_NOT_YET = (
-    (inspect.iscoroutinefunction, "coroutine function"),
-    (inspect.isasyncgenfunction, "async generator function"),
-    (inspect.isgeneratorfunction, "generator function"),
+# Functions whose body runs after the call returns, when the object it returns is driven.
+_DEFERRED = (
+    (inspect.iscoroutinefunction, "coroutine"),
+    (inspect.isasyncgenfunction, "async generator"),
+    (inspect.isgeneratorfunction, "generator"),
 )
 
 
-def _reject_deferred_bodies(function: Callable[..., Any]) -> None:
-    """Refuse functions whose body runs after the call returns.
-
-    Wrapping the call would seed only the creation of the coroutine or
-    generator object, not the body: silently wrong, so refused.
-    """
+def _deferred_kind(function: Callable[..., Any]) -> str | None:
     try:
         unwrapped = inspect.unwrap(function)
     except ValueError:
         unwrapped = function
-    for check, kind in _NOT_YET:
+    for check, kind in _DEFERRED:
         if check(function) or check(unwrapped):
-            name = getattr(function, "__qualname__", repr(function))
-            raise TypeError(
-                f"reprorng cannot decorate the {kind} {name}: its body runs after the "
-                "call returns, outside the block; use `with fixed_rng(...):` inside it"
-            )
+            return kind
+    return None
 
 
-def _wrap(target: Any, seed_for: _SeedFor) -> Any:
+def _steps(inner: Any, streams: Isolated) -> Generator[Any, Any, Any]:
+    """Drive ``inner`` (a generator, or a coroutine's steps) one isolated step at a time.
+
+    What ``yield from inner`` does, with each resumption of ``inner`` run
+    through ``streams.step``; the caller's code between the steps runs with
+    the caller's streams.
+    """
+    step = streams.step
+    action: Callable[..., Any] = inner.send
+    argument: Any = None
+    while True:
+        try:
+            item = step(action, argument)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            argument = yield item
+            action = inner.send
+        except GeneratorExit:
+            if sys.is_finalizing():  # the generators may be gone already
+                inner.close()
+            else:
+                step(inner.close)
+            raise
+        except BaseException as error:  # noqa: BLE001 - thrown in, handed on to the body
+            action, argument = inner.throw, error
+
+
+# The same steps as an awaitable, for coroutines. A copy of the function,
+# because ``types.coroutine`` marks the function it is given as awaitable, and
+# generators returned to users must not be.
+_awaited_steps = types.coroutine(
+    types.FunctionType(_steps.__code__, _steps.__globals__, "_awaited_steps")
+)
+
+
+def _named_after(outer: Any, inner: Any) -> Any:
+    """Give the object returned to the caller the name of the one it drives."""
+    outer.__name__ = inner.__name__
+    outer.__qualname__ = inner.__qualname__
+    return outer
+
+
+class _Driven:
+    """The coroutine a returned coroutine drives, closed if it never started.
+
+    The returned coroutine holds this object and drops it as it goes, so
+    a call that is never awaited gives one "never awaited" warning, for the
+    returned coroutine, not a second one for the coroutine inside.
+    """
+
+    __slots__ = ("coroutine",)
+
+    def __init__(self, coroutine: Any) -> None:
+        self.coroutine = coroutine
+
+    def __del__(self) -> None:
+        coroutine = self.coroutine
+        if (
+            inspect.iscoroutine(coroutine)
+            and inspect.getcoroutinestate(coroutine) == "CORO_CREATED"
+        ):
+            coroutine.close()
+
+
+async def _run_coroutine(driven: _Driven, streams: Isolated) -> Any:
+    coroutine = driven.coroutine
+    if not inspect.iscoroutine(coroutine):
+        coroutine = coroutine.__await__()
+    return await _awaited_steps(coroutine, streams)
+
+
+async def _run_async_generator(generator: Any, streams: Isolated) -> AsyncGenerator[Any, Any]:
+    # Started with no async generator hooks in place, the generator inside is
+    # not known to the event loop, which closes only the one returned, and
+    # that one closes it in its own streams. Else the loop may close it
+    # directly at shutdown, its clean-up drawing from the caller's streams.
+    hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(firstiter=None, finalizer=None)
+    try:
+        awaitable = generator.asend(None)
+    finally:
+        sys.set_asyncgen_hooks(*hooks)
+    while True:
+        try:
+            item = await _awaited_steps(awaitable, streams)
+        except StopAsyncIteration:
+            return
+        try:
+            argument = yield item
+            awaitable = generator.asend(argument)
+        except GeneratorExit:
+            await _awaited_steps(generator.aclose(), streams)
+            raise
+        except BaseException as error:  # noqa: BLE001 - thrown in, handed on to the body
+            awaitable = generator.athrow(error)
+
+
+def _wrap(target: Any, seed_for: _SeedFor, timeout: float | None) -> Any:
     import wrapt  # only when decorating: it costs more to import than the rest of reprorng
 
     function = target.__func__ if isinstance(target, (classmethod, staticmethod)) else target
@@ -51,16 +144,35 @@ def _wrap(target: Any, seed_for: _SeedFor) -> Any:
             f"reprorng can decorate functions, methods and classes, "
             f"not {target!r} of type {type(target).__name__}"
         )
-    _reject_deferred_bodies(function)
     seed = seed_for(function)
+    kind = _deferred_kind(function)
 
     def run_in_block(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        return run_seeded(seed, wrapped, args, kwargs)
+        return run_seeded(seed, timeout, wrapped, args, kwargs)
 
-    return wrapt.FunctionWrapper(target, run_in_block)
+    def run_coroutine(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        coroutine = wrapped(*args, **kwargs)
+        driven = _Driven(coroutine)
+        return _named_after(_run_coroutine(driven, Isolated(seed, timeout)), coroutine)
+
+    def run_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        generator = wrapped(*args, **kwargs)
+        return _named_after(_steps(generator, Isolated(seed, timeout)), generator)
+
+    def run_async_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        generator = wrapped(*args, **kwargs)
+        return _named_after(_run_async_generator(generator, Isolated(seed, timeout)), generator)
+
+    wrapper = {
+        None: run_in_block,
+        "coroutine": run_coroutine,
+        "generator": run_generator,
+        "async generator": run_async_generator,
+    }[kind]
+    return wrapt.FunctionWrapper(target, wrapper)
 
 
-def decorate(target: _F, seed_for: _SeedFor) -> _F:
+def decorate(target: _F, seed_for: _SeedFor, timeout: float | None) -> _F:
     """Wrap ``target`` so each call runs in a block seeded with ``seed_for(function)``.
 
     On a class, each method whose name starts with ``test`` is wrapped in
@@ -71,9 +183,9 @@ def decorate(target: _F, seed_for: _SeedFor) -> _F:
             if name.startswith("test") and (
                 callable(attribute) or isinstance(attribute, (classmethod, staticmethod))
             ):
-                setattr(target, name, _wrap(attribute, seed_for))
+                setattr(target, name, _wrap(attribute, seed_for, timeout))
         return target
-    return _wrap(target, seed_for)  # type: ignore[no-any-return]
+    return _wrap(target, seed_for, timeout)  # type: ignore[no-any-return]
 
 
 def _named_seed(function: Callable[..., Any]) -> int:
@@ -88,7 +200,7 @@ def _named_seed(function: Callable[..., Any]) -> int:
 
 
 def _decorate_named(target: _F) -> _F:
-    return decorate(target, _named_seed)
+    return decorate(target, _named_seed, DEFAULT_TIMEOUT)
 
 
 @overload

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import random
@@ -295,27 +296,49 @@ async def async_generator_function():
     yield draws()
 
 
+async def first_of(agen):
+    async for item in agen:
+        return item
+    return None
+
+
+def run_body(made):
+    """Run what a call returned to its first result, whatever its kind."""
+    if inspect.iscoroutine(made):
+        return asyncio.run(made)
+    if inspect.isasyncgen(made):
+        return asyncio.run(first_of(made))
+    return next(made)
+
+
 @pytest.mark.parametrize(
-    ("function", "kind"),
+    "function",
     [
-        (coroutine_function, "coroutine function"),
-        (generator_function, "generator function"),
-        (async_generator_function, "async generator function"),
-        (functools.partial(coroutine_function), "coroutine function"),
-        (staticmethod(generator_function), "generator function"),
+        coroutine_function,
+        generator_function,
+        async_generator_function,
+        functools.partial(coroutine_function),
+        functools.partial(generator_function),
+        staticmethod(generator_function),
+        staticmethod(coroutine_function),
     ],
+    ids=repr,
 )
-def test_deferred_bodies_are_refused_rather_than_seeded_wrongly(function, kind):
-    with pytest.raises(TypeError, match=f"cannot decorate the {kind}"):
-        reproducible(1)(function)
-    with pytest.raises(TypeError, match=f"cannot decorate the {kind}"):
-        fixed_rng(1)(function)
+@pytest.mark.parametrize("decorator", [reproducible(1), fixed_rng(1)], ids=repr)
+def test_bodies_that_run_after_the_call_returns_run_seeded(function, decorator):
+    decorated = decorator(function)
+    if isinstance(function, staticmethod):
+        decorated = type("Holder", (), {"call": decorated}).call  # type: ignore[attr-defined]
+    before = global_states()
+    assert run_body(decorated()) == draws_in_block(1)
+    assert global_states() == before
 
 
-def test_class_with_coroutine_test_is_refused():
+def test_class_with_coroutine_tests_runs_each_seeded():
+    @reproducible(1)
     class Suite:
         async def test_async(self):
-            return None
+            return draws()
 
-    with pytest.raises(TypeError, match="coroutine function"):
-        reproducible(1)(Suite)
+    assert inspect.iscoroutinefunction(Suite.test_async)
+    assert asyncio.run(Suite().test_async()) == draws_in_block(1)

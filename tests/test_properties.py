@@ -1,4 +1,5 @@
-"""Property test: random programs of draws and nested blocks restore bit-exactly.
+"""Property tests: random programs of draws and nested blocks restore bit-exactly,
+and decorated generators advanced in random interleavings keep their streams.
 
 A program is a list of steps: a draw from some source (several kinds leave
 cached normals behind), a reseed by hand, or a block with its own seed, body
@@ -19,7 +20,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reprorng import fixed_rng
+from reprorng import fixed_rng, reproducible
 from tests.helpers import global_states, seed_by_hand
 
 DRAWS = {
@@ -139,3 +140,94 @@ def test_blocks_in_random_programs_restore_bit_exactly(start, program):
     reseed_by_hand(start)
     assert global_states() == initial
     assert run(program) == without_blocks
+
+
+# --- decorated generators, interleaved --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Body:
+    """A generator body: draws, the middle ones inside a block of its own if ``inner`` is set."""
+
+    seed: int
+    before: tuple[str, ...]
+    middle: tuple[str, ...]
+    after: tuple[str, ...]
+    inner: int | None
+
+
+kinds = st.lists(st.sampled_from(sorted(DRAWS)), max_size=3).map(tuple)
+bodies = st.builds(Body, seeds, kinds, kinds, kinds, st.one_of(st.none(), seeds))
+
+
+def decorated(body: Body) -> Any:
+    @reproducible(body.seed)
+    def generator() -> Any:
+        for kind in body.before:
+            yield DRAWS[kind]()
+        if body.inner is None:
+            for kind in body.middle:
+                yield DRAWS[kind]()
+        else:
+            with fixed_rng(body.inner):
+                for kind in body.middle:
+                    yield DRAWS[kind]()
+        for kind in body.after:
+            yield DRAWS[kind]()
+
+    return generator
+
+
+def model_of_body(body: Body) -> list[Any]:
+    """What the generator yields, with each library seeded and restored by hand."""
+    seed_by_hand(body.seed)
+    drawn = [DRAWS[kind]() for kind in body.before]
+    if body.inner is None:
+        drawn += [DRAWS[kind]() for kind in body.middle]
+    else:
+        drawn += model_of_block(Block(body.inner, tuple(map(Draw, body.middle)), "normal"))
+    return drawn + [DRAWS[kind]() for kind in body.after]
+
+
+EXHAUSTED = object()
+
+
+@st.composite
+def interleavings(draw: st.DrawFn) -> tuple[list[Body], list[Any]]:
+    generators = draw(st.lists(bodies, min_size=1, max_size=4))
+    steps = st.one_of(st.integers(0, len(generators) - 1), draws)
+    return generators, draw(st.lists(steps, max_size=30))
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.integers(0, 2**32 - 1), plan=interleavings(), close_early=st.booleans())
+def test_generators_interleaved_with_plain_draws_keep_every_stream(start, plan, close_early):
+    generators, steps = plan
+    solo = [model_of_body(body) for body in generators]
+    reseed_by_hand(start)
+    plain = [DRAWS[step.kind]() for step in steps if isinstance(step, Draw)]
+    after_plain = global_states()
+
+    reseed_by_hand(start)
+    running = [decorated(body)() for body in generators]
+    yielded: list[list[Any]] = [[] for _ in generators]
+    drawn = []
+    for step in steps:
+        if isinstance(step, Draw):
+            drawn.append(DRAWS[step.kind]())
+        else:
+            item = next(running[step], EXHAUSTED)
+            if item is not EXHAUSTED:
+                yielded[step].append(item)
+    if close_early:
+        for generator in running:
+            generator.close()
+    else:
+        for index, generator in enumerate(running):
+            yielded[index].extend(generator)
+
+    assert drawn == plain
+    assert global_states() == after_plain
+    for index, got in enumerate(yielded):
+        expected = solo[index]
+        assert got == (expected[: len(got)] if close_early else expected)
