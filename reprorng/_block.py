@@ -106,10 +106,8 @@ def _thread_name(ident: int) -> str:
 
 
 def _take_turn(frame: _Frame, timeout: float | None) -> None:
-    """Holding ``_turn``: wait until no other thread has a block open."""
+    """Holding ``_lock``, with another thread's blocks open: wait until they close."""
     global _waiting
-    if not _open or _open[0].thread == frame.thread:
-        return
     _waiting += 1
     try:
         free = _turn.wait_for(lambda: not _open or _open[0].thread == frame.thread, timeout)
@@ -132,8 +130,9 @@ def _enter(seed: int, timeout: float | None) -> _Frame:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("reprorng: entering block with seed=%d", seed)
     frame = _Frame(seed)
-    with _turn:
-        _take_turn(frame, timeout)
+    with _lock:
+        if _open and _open[0].thread != frame.thread:
+            _take_turn(frame, timeout)
         if _unwatched:
             _watch_imports()
         saved = frame.saved
@@ -148,7 +147,7 @@ def _enter(seed: int, timeout: float | None) -> _Frame:
 
 
 def _closed(frame: _Frame) -> None:
-    """Holding ``_turn``: restore the state ``frame`` saved; wake waiting threads."""
+    """Holding ``_lock``: restore the state ``frame`` saved; wake waiting threads."""
     try:
         _restore(frame.saved)
     finally:
@@ -157,7 +156,7 @@ def _closed(frame: _Frame) -> None:
 
 
 def _exit(frame: _Frame) -> None:
-    with _turn:
+    with _lock:
         if _open and _open[-1] is frame:
             _open.pop()
             _closed(frame)
@@ -261,8 +260,9 @@ class Isolated:
 
     def _resume(self) -> _Frame:
         frame = _Frame(self.seed)
-        with _turn:
-            _take_turn(frame, self.timeout)
+        with _lock:
+            if _open and _open[0].thread != frame.thread:
+                _take_turn(frame, self.timeout)
             if _unwatched:
                 _watch_imports()
             saved, state = frame.saved, self._state
@@ -270,8 +270,7 @@ class Isolated:
             try:
                 for source in _active_sources():
                     if state is not None and source in state:
-                        saved[source] = source.capture()
-                        source.restore(state[source])
+                        saved[source] = source.exchange(state[source])
                     else:
                         saved[source] = source.swap(self.seed)
                         fresh.append(source)
@@ -291,17 +290,25 @@ class Isolated:
         return frame
 
     def _suspend(self, frame: _Frame) -> None:
-        with _turn:
+        with _lock:
             if _open[-1] is frame:
                 _open.pop()
             else:
                 index = _open.index(frame)
                 self._frames = _open[index + 1 :]
                 del _open[index:]
+            saved = frame.saved
+            state: dict[Source, object] = {}
             try:
-                self._state = {source: source.capture() for source in frame.saved}
+                for source, outer in saved.items():
+                    state[source] = source.exchange(outer)
+            except BaseException:
+                _restore({source: saved[source] for source in saved if source not in state})
+                raise
             finally:
-                _closed(frame)
+                if _waiting and not _open:
+                    _turn.notify_all()
+            self._state = state
 
 
 class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):``

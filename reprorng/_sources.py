@@ -3,8 +3,10 @@
 A source knows whether it has anything to manage right now (``active``), and
 how to ``capture`` its generators' complete state, ``seed`` them exactly as
 their own library's seeding call does, and ``restore`` a captured state.
-``swap`` does ``capture`` then ``seed`` in one step, which some sources do
-faster than the two apart; blocks use it on entry.
+``swap`` does ``capture`` then ``seed`` in one step, and ``exchange`` does
+``capture`` then ``restore``, which some sources do faster than the two
+apart: blocks swap on entry, and decorated coroutines and generators
+exchange their streams with the caller's at each step.
 
 numpy and torch are only looked at once something else has imported them:
 ``sys.modules`` is consulted, never ``import``.
@@ -43,9 +45,12 @@ class Source(Protocol):
     def swap(self, seed: int) -> object:
         """:meth:`capture`, then :meth:`seed`; return the captured state."""
 
+    def exchange(self, state: object) -> object:
+        """:meth:`capture`, then :meth:`restore` ``state``; return the captured state."""
+
 
 class _Source:
-    """What the built-in sources share: ``swap`` as ``capture`` then ``seed``."""
+    """What the built-in sources share: ``swap`` and ``exchange`` from the other methods."""
 
     def capture(self) -> object:
         raise NotImplementedError
@@ -53,10 +58,18 @@ class _Source:
     def seed(self, seed: int) -> None:
         raise NotImplementedError
 
+    def restore(self, state: object) -> None:
+        raise NotImplementedError
+
     def swap(self, seed: int) -> object:
         state = self.capture()
         self.seed(seed)
         return state
+
+    def exchange(self, state: object) -> object:
+        captured = self.capture()
+        self.restore(state)
+        return captured
 
 
 class _Repeats:
@@ -129,6 +142,13 @@ class PythonRandom(_Source):
         generator.gauss_next = None
         return state
 
+    def exchange(self, state: object) -> object:
+        generator: Any = random._inst
+        captured = _random.Random.getstate(generator), generator.gauss_next
+        twister, generator.gauss_next = cast(tuple[tuple[int, ...], Any], state)
+        _random.Random.setstate(generator, twister)
+        return captured
+
 
 # numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
 _MT19937_MEMORY = struct.Struct("=624Ii")
@@ -199,7 +219,11 @@ class NumpyGlobal(_Source):
     def _put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
         if gaussian is None:
             self._take_gaussian(view)
-        else:
+        self._set(view, twister, gaussian)
+
+    def _set(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
+        """Set twister and cached gaussian; expects none cached."""
+        if gaussian is not None:
             self._random().set_state(("MT19937", _STAND_IN_KEY, 0, 1, gaussian))
         view[:] = twister
 
@@ -238,6 +262,16 @@ class NumpyGlobal(_Source):
             self._seed_into(view, seed)
             if self._repeats.again(seed):
                 self._repeats.keep(seed, bytes(view))
+        return bit_generator, twister, gaussian
+
+    def exchange(self, state: object) -> object:
+        bit_generator = self._random().get_bit_generator()
+        new_bit_generator, new_twister, new_gaussian = cast(tuple[Any, Any, Any], state)
+        view = self._view(bit_generator)
+        if view is None or new_bit_generator is not bit_generator or new_twister is None:
+            return super().exchange(state)
+        twister, gaussian = self._take_gaussian(view)
+        self._set(view, new_twister, new_gaussian)
         return bit_generator, twister, gaussian
 
     def seed(self, seed: int) -> None:
@@ -319,6 +353,12 @@ class TorchCPU(_Source):
             if self._repeats.again(seed):
                 self._repeats.keep(seed, generator.get_state())
         return state
+
+    def exchange(self, state: object) -> object:
+        generator = self._generator
+        captured = generator.get_state()
+        generator.set_state(state)
+        return captured
 
 
 class _Lazy:

@@ -10,18 +10,22 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.random.mtrand import get_bit_generator
+
+
+def comparable(value: Any) -> Any:
+    """``value`` with every numpy array turned into its bytes, so ``==`` compares bit for bit."""
+    if isinstance(value, dict):
+        return {key: comparable(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.dtype.str, value.tobytes()
+    return value
 
 
 def global_states() -> tuple[Any, ...]:
     """Every global generator state, in a form that compares bit for bit with ``==``."""
-    legacy = np.random.get_state(legacy=False)
-    assert isinstance(legacy, dict)
-    numpy_state = (
-        legacy["state"]["key"].tobytes(),
-        legacy["state"]["pos"],
-        legacy["has_gauss"],
-        legacy["gauss"],
-    )
+    numpy_state = comparable(np.random.get_state(legacy=False))
+    numpy_state["bit_generator_object"] = id(get_bit_generator())
     return (random.getstate(), numpy_state, torch.default_generator.get_state().numpy().tobytes())
 
 

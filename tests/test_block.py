@@ -101,11 +101,12 @@ def test_state_after_block_is_bit_identical_including_cached_normals():
 
 def test_code_after_block_draws_what_it_would_have_drawn():
     leave_cached_normals()
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
     before = global_states()
     without_block = draw_everything()
-    random.setstate(before[0])
-    np.random.set_state(("MT19937", np.frombuffer(before[1][0], np.uint32), *before[1][1:]))
-    torch.default_generator.set_state(torch.frombuffer(bytearray(before[2]), dtype=torch.uint8))
+    random.setstate(saved[0])
+    np.random.set_state(saved[1])
+    torch.set_rng_state(saved[2])
     assert global_states() == before
     with fixed_rng(11):
         draw_everything()

@@ -7,7 +7,9 @@ import inspect
 import random
 import threading
 
+import numpy as np
 import pytest
+from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
 from reprorng import fixed_rng, reproducible
 from tests.helpers import draws, global_states, run_python, seed_by_hand
@@ -395,3 +397,39 @@ def test_generators_can_nest_decorated_generators():
     solo_inner = list(three_draws())
     got = list(outer())
     assert got == [expected_outer[0], *solo_inner, expected_outer[1]]
+
+
+def test_a_body_that_swaps_numpy_bit_generator_keeps_it_only_for_itself():
+    original = get_bit_generator()
+
+    @reproducible(21)
+    def swaps():
+        set_bit_generator(np.random.PCG64(5))
+        yield float(np.random.standard_normal())
+        yield float(np.random.standard_normal())
+
+    legacy = np.random.RandomState(np.random.PCG64(5))
+    expected_body = [float(legacy.standard_normal()) for _ in range(2)]
+    before = global_states()
+    generator = swaps()
+    got = [next(generator)]
+    assert get_bit_generator() is original
+    assert global_states() == before
+    got.append(next(generator))
+    assert get_bit_generator() is original
+    assert global_states() == before
+    assert got == expected_body
+
+
+def test_generators_are_isolated_with_another_numpy_global_bit_generator():
+    original = get_bit_generator()
+    set_bit_generator(np.random.PCG64(3))
+    try:
+        solo = list(three_draws())
+        first, second = three_draws(), three_draws()
+        before = global_states()
+        got = [(next(first), next(second)) for _ in range(3)]
+        assert global_states() == before
+        assert got == [(value, value) for value in solo]
+    finally:
+        set_bit_generator(original)
