@@ -176,8 +176,8 @@ PER_SAMPLE = "reprorng fixed_rng(i), i = 0, 1, ..."
 MANUAL = "manual get/seed/set (3 libraries)"
 GENERATOR = "reprorng decorated generator, per next()"
 COROUTINE = "reprorng decorated coroutine, per resume"
-# A resumption swaps two full states (the body's in, the caller's out), where
-# a block swaps one and sets a seeded state it keeps: at best about 1.5x.
+# A resumption captures two whole states (the body's and the caller's), where
+# a block captures one and sets a seeded state it keeps: it cannot match a block.
 RESUME_GOAL = 2.0
 ISOLATE = "Lightning isolate_rng"
 

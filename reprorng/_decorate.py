@@ -1,4 +1,9 @@
-"""``reproducible``: run functions, methods and test classes inside a seeded block."""
+"""``reproducible``: run functions, methods, test classes, coroutines and generators seeded.
+
+Plain functions run each call inside a block. Coroutine, generator and async
+generator functions return an object that drives yours one step at a time,
+each step in the body's own streams (see :class:`reprorng._block.Isolated`).
+"""
 
 from __future__ import annotations
 
@@ -219,6 +224,11 @@ def reproducible(seed: Any = None) -> Any:
     ``$REPRORNG_SEED`` if set, otherwise a seed derived from the function's
     module and qualified name, the same in every process. On a class, each
     method whose name starts with ``test`` runs in its own block.
+
+    On a coroutine, generator or async generator function, every object a call
+    returns runs its body with streams of its own: seeded at the first step,
+    swapped in at each resumption and out at each suspension, so the caller
+    and other tasks never see them.
 
     The decorated function keeps its signature, name, docstring and
     ``__wrapped__``.
