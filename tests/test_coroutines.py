@@ -432,3 +432,59 @@ def test_async_with_inside_a_decorated_coroutine_is_isolated():
         warnings.simplefilter("error")
         first, _, second = asyncio.run(main())
     assert first == second == expected
+
+
+# --- another event loop ----------------------------------------------------------------
+
+
+def test_under_trio_tasks_keep_their_streams_and_cancellation_cleans_up():
+    trio = pytest.importorskip("trio")
+
+    @reproducible(27)
+    async def steps():
+        drawn = []
+        for _ in range(3):
+            drawn.append(draws())
+            await trio.sleep(0)
+        return drawn
+
+    @reproducible(28)
+    async def sleeps_for_ever():
+        random.random()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cleanups.append(random.random())
+
+    async def plain(into: list[Any]) -> None:
+        for _ in range(3):
+            into.append(draws())
+            await trio.sleep(0)
+
+    async def main():
+        solo = await steps()
+        seed_by_hand(100)
+        undisturbed = [draws() for _ in range(3)]
+        seed_by_hand(100)
+        results: dict[int, Any] = {}
+        between: list[Any] = []
+
+        async def run(key: int) -> None:
+            results[key] = await steps()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run, 0)
+            nursery.start_soon(plain, between)
+            nursery.start_soon(run, 1)
+        assert results == {0: solo, 1: solo}
+        assert between == undisturbed
+
+        before = global_states()
+        with trio.move_on_after(0.01):
+            await sleeps_for_ever()
+        assert global_states() == before
+
+    cleanups.clear()
+    expected = second_draw(28)
+    trio.run(main)
+    assert cleanups == [expected]
