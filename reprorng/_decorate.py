@@ -78,13 +78,6 @@ _awaited_steps = types.coroutine(
 )
 
 
-def _named_after(outer: Any, inner: Any) -> Any:
-    """Give the object returned to the caller the name of the one it drives."""
-    outer.__name__ = inner.__name__
-    outer.__qualname__ = inner.__qualname__
-    return outer
-
-
 class _Driven:
     """The coroutine a returned coroutine drives, closed if it never started.
 
@@ -108,10 +101,7 @@ class _Driven:
 
 
 async def _run_coroutine(driven: _Driven, streams: Isolated) -> Any:
-    coroutine = driven.coroutine
-    if not inspect.iscoroutine(coroutine):
-        coroutine = coroutine.__await__()
-    return await _awaited_steps(coroutine, streams)
+    return await _awaited_steps(driven.coroutine, streams)
 
 
 async def _run_async_generator(generator: Any, streams: Isolated) -> AsyncGenerator[Any, Any]:
@@ -155,26 +145,39 @@ def _wrap(target: Any, seed_for: _SeedFor, timeout: float | None) -> Any:
     def run_in_block(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         return run_seeded(seed, timeout, wrapped, args, kwargs)
 
-    def run_coroutine(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        coroutine = wrapped(*args, **kwargs)
-        driven = _Driven(coroutine)
-        return _named_after(_run_coroutine(driven, Isolated(seed, timeout)), coroutine)
+    def run_deferred(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        assert kind is not None
+        return _driver(kind, wrapped(*args, **kwargs), Isolated(seed, timeout), wrapped)
 
-    def run_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        generator = wrapped(*args, **kwargs)
-        return _named_after(_steps(generator, Isolated(seed, timeout)), generator)
+    return wrapt.FunctionWrapper(target, run_in_block if kind is None else run_deferred)
 
-    def run_async_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        generator = wrapped(*args, **kwargs)
-        return _named_after(_run_async_generator(generator, Isolated(seed, timeout)), generator)
 
-    wrapper = {
-        None: run_in_block,
-        "coroutine": run_coroutine,
-        "generator": run_generator,
-        "async generator": run_async_generator,
-    }[kind]
-    return wrapt.FunctionWrapper(target, wrapper)
+def _driver(kind: str, made: Any, streams: Isolated, function: Any) -> Any:
+    """What to return for ``made``, the object a call of a ``kind`` function returned.
+
+    It drives ``made`` one isolated step at a time, is of the same kind, and
+    has its name.
+    """
+    driver: Any
+    if kind == "coroutine" and (inspect.iscoroutine(made) or inspect.isgenerator(made)):
+        driver = _run_coroutine(_Driven(made), streams)
+    elif kind == "generator" and inspect.isgenerator(made):
+        if made.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE:  # from @types.coroutine
+            driver = _awaited_steps(made, streams)
+        else:
+            driver = _steps(made, streams)
+    elif kind == "async generator" and inspect.isasyncgen(made):
+        driver = _run_async_generator(made, streams)
+    else:
+        name = getattr(function, "__qualname__", repr(function))
+        raise TypeError(
+            f"{name} is decorated as a {kind} function, but the call returned "
+            f"{type(made).__name__}; reprorng isolates the body of a {kind} it can "
+            f"drive step by step (return the {kind} itself)"
+        )
+    driver.__name__ = made.__name__
+    driver.__qualname__ = made.__qualname__
+    return driver
 
 
 def decorate(target: _F, seed_for: _SeedFor, timeout: float | None) -> _F:

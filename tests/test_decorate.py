@@ -6,6 +6,7 @@ import inspect
 import random
 import subprocess
 import sys
+import types
 import unittest
 
 import numpy as np
@@ -342,3 +343,42 @@ def test_class_with_coroutine_tests_runs_each_seeded():
 
     assert inspect.iscoroutinefunction(Suite.test_async)
     assert asyncio.run(Suite().test_async()) == draws_in_block(1)
+
+
+def test_a_legacy_generator_based_coroutine_stays_awaitable_and_seeded():
+    @reproducible(1)
+    @types.coroutine
+    def legacy():
+        first = draws()
+        yield  # suspends to the event loop
+        return first, draws()
+
+    async def main():
+        return await legacy()
+
+    with fixed_rng(1):
+        expected = (draws(), draws())
+    before = global_states()
+    assert asyncio.run(main()) == expected
+    assert global_states() == before
+
+
+def test_a_deferred_function_returning_something_else_is_a_type_error():
+    async def body():
+        return draws()
+
+    @functools.wraps(body)
+    def scheduled():
+        return asyncio.get_running_loop().create_task(body())
+
+    decorated = reproducible(1)(scheduled)  # unwraps to a coroutine function
+
+    async def main():
+        with pytest.raises(
+            TypeError,
+            match=r"body is decorated as a coroutine function, but the call returned Task",
+        ):
+            decorated()
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
