@@ -24,7 +24,17 @@ from typing import Any, Self, TypeVar
 from reprorng._seed import SeedLike, resolve_seed
 from reprorng._sources import SOURCES, WATCHED_MODULES, Source
 
-__all__ = ["DEFAULT_TIMEOUT", "Isolated", "check_timeout", "fixed_rng", "run_seeded"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Isolated",
+    "capture_all",
+    "check_timeout",
+    "fixed_rng",
+    "restore_all",
+    "run_seeded",
+    "state_at_import",
+    "watch_imports",
+]
 
 logger = logging.getLogger("reprorng")
 
@@ -96,6 +106,18 @@ def _restore(saved: dict[Source, object]) -> None:
             failure = failure or error
     if failure is not None:
         raise failure
+
+
+def capture_all() -> dict[Source, object]:
+    """The state of every active source, as :func:`restore_all` puts it back."""
+    with _lock:
+        return {source: source.capture() for source in _active_sources()}
+
+
+def restore_all(states: dict[Source, object]) -> None:
+    """Put back states from :func:`capture_all`, every source even if one fails."""
+    with _lock:
+        _restore(states)
 
 
 def _thread_name(ident: int) -> str:
@@ -186,12 +208,30 @@ def _watch_imports() -> None:
             wrapt.register_post_import_hook(_on_import, name)
 
 
+def watch_imports() -> None:
+    """Watch for numpy and torch to be imported, as the first block does."""
+    with _lock:
+        if _unwatched:
+            _watch_imports()
+
+
+def state_at_import(source: Source) -> object | None:
+    """The state ``source`` had when its library was imported, if that was watched."""
+    return _imported.get(source)
+
+
+# The state of each source as its library's import left it (imports being watched).
+_imported: dict[Source, object] = {}
+
+
 def _on_import(module: object) -> None:
     with _lock:
         try:
             for source in SOURCES:
                 if not source.active():
                     continue
+                if source not in _imported:
+                    _imported[source] = source.capture()
                 # Had the library been imported before the blocks, each would
                 # have captured the state its enclosing block seeded.
                 for frame in _open:

@@ -71,17 +71,23 @@ def resolve_seed(seed: object = None) -> int:
     return value
 
 
-def name_seed(module: str, qualname: str) -> int:
-    """A seed derived stably from a function's module and qualified name.
+def text_seed(text: str) -> int:
+    """A seed derived stably from ``text``.
 
-    It is the first 8 bytes, little-endian, of the BLAKE2b digest of
-    ``"module:qualname"`` encoded as UTF-8: the same in every process,
-    platform and Python version.
+    It is the first 8 bytes, little-endian, of the BLAKE2b digest of ``text``
+    encoded as UTF-8: the same in every process, platform and Python version.
     """
     import hashlib  # only when needed: it is slow to import
 
-    text = f"{module}:{qualname}".encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def name_seed(module: str, qualname: str) -> int:
+    """A seed derived stably from a function's module and qualified name.
+
+    It is :func:`text_seed` of ``"module:qualname"``.
+    """
+    return text_seed(f"{module}:{qualname}")
 
 
 def default_seed(module: str, qualname: str) -> int:

@@ -21,7 +21,7 @@ import struct
 import sys
 from typing import Any, Protocol, cast
 
-__all__ = ["SOURCES", "WATCHED_MODULES", "Source"]
+__all__ = ["SOURCES", "WATCHED_MODULES", "Source", "same_state"]
 
 
 class Source(Protocol):
@@ -375,6 +375,17 @@ class _Lazy:
         self.seed_one = tracker.manual_seed_cb
         self.calls = list(tracker.call_order)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Lazy):
+            return NotImplemented
+        return (self.seed_all, self.seed_one, self.calls) == (
+            other.seed_all,
+            other.seed_one,
+            other.calls,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     def put_back(self, tracker: Any) -> None:
         tracker.manual_seed_all_cb = self.seed_all
         tracker.manual_seed_cb = self.seed_one
@@ -505,3 +516,36 @@ SOURCES: tuple[Source, ...] = (
 
 #: Modules whose import makes a source active; a block open at their import seeds them.
 WATCHED_MODULES: tuple[str, ...] = ("numpy.random", "torch")
+
+
+def same_state(first: object, second: object) -> bool:
+    """Whether two captured states are bit for bit the same.
+
+    Captured states are made of tuples, lists, dicts, bytes, numbers, numpy
+    arrays, torch tensors and the objects they came from (compared by identity).
+    """
+    if isinstance(first, (tuple, list)):
+        return (
+            isinstance(second, (tuple, list))
+            and len(first) == len(second)
+            and all(same_state(a, b) for a, b in zip(first, second, strict=True))
+        )
+    if isinstance(first, dict):
+        return (
+            isinstance(second, dict)
+            and first.keys() == second.keys()
+            and all(same_state(value, second[key]) for key, value in first.items())
+        )
+    if type(first) is not type(second):
+        return False
+    if type(first).__module__.partition(".")[0] in ("numpy", "torch") and hasattr(first, "shape"):
+        # an array or a tensor: element-wise ``==`` is not an answer
+        array, other = cast(Any, first), cast(Any, second)
+        if hasattr(array, "cpu"):
+            array, other = array.cpu().numpy(), other.cpu().numpy()
+        return bool(
+            array.dtype == other.dtype
+            and array.shape == other.shape
+            and array.tobytes() == other.tobytes()
+        )
+    return first is second or bool(first == second)
