@@ -1,0 +1,281 @@
+"""The pytest plugin: seeded tests on request, replayable seeds, and leak detection.
+
+Installed with reprorng (entry point ``pytest11``) and inert unless asked:
+
+- ``@pytest.mark.fixed_rng(seed)`` runs a test -- its function-scoped fixtures'
+  setup and teardown included -- inside ``fixed_rng(seed)``; with no seed, the
+  session seed's or one derived from the test's node id.
+- ``--reprorng-seed=N|random|last`` (or the ``reprorng_seed`` ini option) runs
+  every test in its own block, seeded from the session seed and its node id.
+- ``--reprorng-leaks[=error]`` lists (or fails) the tests that leave the
+  global generators changed.
+- The ``rng_seed`` fixture gives the seed in force for the test, or ``None``.
+
+Importing this module imports neither numpy nor torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from reprorng._block import capture_all, fixed_rng, restore_all, state_at_import, watch_imports
+from reprorng._seed import check_seed, text_seed
+from reprorng._sources import Source, same_state
+
+__all__ = ["rng_seed"]
+
+_OPTION = "--reprorng-seed"
+_CACHE_KEY = "reprorng/seed"
+_LEAK_PROPERTY = "reprorng_leak"
+
+_session_seed_key = pytest.StashKey["int | None"]()
+_leaks_key = pytest.StashKey["str | None"]()
+# Per test: its seed, and the global state where its last phase left it.
+_seed_key = pytest.StashKey["int | None"]()
+_phase_end_key = pytest.StashKey["dict[Source, object]"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("reprorng", "reprorng: seeded random-number generators")
+    group.addoption(
+        _OPTION,
+        dest="reprorng_seed",
+        metavar="N|random|last",
+        default=None,
+        help="run every test in its own fixed_rng block, seeded from N and the test's node id; "
+        "'random' draws N, 'last' reuses the last N (both kept in pytest's cache)",
+    )
+    group.addoption(
+        "--reprorng-leaks",
+        dest="reprorng_leaks",
+        nargs="?",
+        const="report",
+        default=None,
+        choices=["report", "error"],
+        help="list the tests that leave Python's, numpy's or torch's global generators "
+        "changed; =error also fails them",
+    )
+    parser.addini("reprorng_seed", "the session seed, as for --reprorng-seed", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fixed_rng(seed=None): run the test, its function-scoped fixtures included, inside "
+        "reprorng.fixed_rng(seed); no seed: the session seed's, else one from the node id",
+    )
+    config.stash[_session_seed_key] = _session_seed(config)
+    config.stash[_leaks_key] = config.getoption("reprorng_leaks")
+    if config.stash[_leaks_key] is not None:
+        # A library first imported during a test is compared with its state at import.
+        watch_imports()
+        if not hasattr(config, "workerinput"):
+            config.pluginmanager.register(_LeakReport(), "reprorng-leaks")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "reprorng-xdist")
+
+
+def _session_seed(config: pytest.Config) -> int | None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "reprorng_seed" in workerinput:
+        return workerinput["reprorng_seed"]  # type: ignore[no-any-return]  # the controller's
+    value = config.getoption("reprorng_seed") or config.getini("reprorng_seed") or None
+    if value is None:
+        return None
+    cache = getattr(config, "cache", None)
+    text = str(value).strip()
+    seed: int | None
+    if text == "random":
+        seed = int.from_bytes(os.urandom(4), "little")
+    elif text == "last":
+        seed = cache.get(_CACHE_KEY, None) if cache is not None else None
+        if seed is None:
+            raise pytest.UsageError(
+                f"{_OPTION}=last: no seed stored in pytest's cache yet; run once with "
+                f"{_OPTION}=random or {_OPTION}=N (and with the cache plugin enabled)"
+            )
+    else:
+        try:
+            seed = check_seed(_int_or_text(text), _OPTION)
+        except (TypeError, ValueError) as error:
+            raise pytest.UsageError(f"{error}; or 'random', or 'last'") from None
+    if cache is not None:
+        cache.set(_CACHE_KEY, seed)
+    return seed
+
+
+def _int_or_text(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+class _XdistHooks:
+    """Registered only when pytest-xdist is: workers take the controller's seed."""
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["reprorng_seed"] = node.config.stash[_session_seed_key]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = config.stash[_session_seed_key]
+    return None if seed is None else f"reprorng: {_OPTION}={seed}"
+
+
+def _seed_for(item: pytest.Item) -> int | None:
+    """The seed a test runs with: its marker's, else derived from the session seed."""
+    session = item.config.stash[_session_seed_key]
+    marker = item.get_closest_marker("fixed_rng")
+    if marker is not None:
+        if len(marker.args) + len(marker.kwargs) > 1 or set(marker.kwargs) - {"seed"}:
+            raise TypeError(
+                f"@pytest.mark.fixed_rng takes one seed (or seed=...), "
+                f"got args={marker.args!r} kwargs={marker.kwargs!r}"
+            )
+        explicit = marker.args[0] if marker.args else marker.kwargs.get("seed")
+        if explicit is not None:
+            return check_seed(explicit, "@pytest.mark.fixed_rng seed")
+        if session is None:
+            return text_seed(item.nodeid)
+    if session is None:
+        return None
+    return text_seed(f"{session}:{item.nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
+    """The test's block: set up before, and torn down after, its other function fixtures."""
+    item = request.node
+    seed = _seed_for(item)
+    item.stash[_seed_key] = seed
+    leaks = item.config.stash[_leaks_key]
+    if seed is None and leaks is None:
+        yield
+        return
+    before = capture_all() if leaks is not None else {}
+    if seed is None:
+        yield
+    else:
+        with fixed_rng(seed):
+            yield
+    if leaks is not None:
+        _check_leak(item, before, leaks)
+
+
+def _check_leak(item: pytest.Item, before: dict[Source, object], leaks: str) -> None:
+    after = capture_all()
+    changed = [
+        source.name
+        for source, state in after.items()
+        if not same_state(before[source] if source in before else state_at_import(source), state)
+    ]
+    if not changed:
+        return
+    names = ", ".join(changed)
+    item.user_properties.append((_LEAK_PROPERTY, names))
+    if leaks == "error":
+        pytest.fail(
+            f"reprorng: {item.nodeid} left global generators changed: {names} "
+            "(seed and restore them, for example in a fixed_rng block)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def rng_seed(request: pytest.FixtureRequest) -> int | None:
+    """The seed the current test runs with (marker or session seed), or ``None``."""
+    seed: int | None = request.node.stash.get(_seed_key, None)
+    return seed
+
+
+def _watched(item: pytest.Item) -> bool:
+    return item.stash.get(_seed_key, None) is not None or (
+        _seed_key in item.stash and item.config.stash[_leaks_key] is not None
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    yield
+    if _watched(item):
+        # Whatever reseeds the globals between phases (pytest-randomly does, at
+        # the start of each), the test's stream goes on where its last phase left it.
+        item.stash[_phase_end_key] = capture_all()
+        item.addfinalizer(lambda: _resume_stream(item))  # the first to run at teardown
+
+
+def _resume_stream(item: pytest.Item) -> None:
+    states = item.stash.get(_phase_end_key, None)
+    if states is not None:
+        restore_all(states)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    if _phase_end_key not in pyfuncitem.stash:
+        return (yield)
+    _resume_stream(pyfuncitem)
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.stash[_phase_end_key] = capture_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    seed = item.stash.get(_seed_key, None)
+    if report.failed and seed is not None:
+        report.sections.append(("reprorng", _replay_hint(item, seed)))
+    return report
+
+
+def _replay_hint(item: pytest.Item, seed: int) -> str:
+    session = item.config.stash[_session_seed_key]
+    marker = item.get_closest_marker("fixed_rng")
+    explicit = marker is not None and (marker.args or marker.kwargs.get("seed") is not None)
+    if session is not None and not explicit:
+        return (
+            f"ran with seed {seed}, from {_OPTION}={session} and its node id; replay with:\n"
+            f"  pytest '{item.nodeid}' {_OPTION}={session}"
+        )
+    origin = "its marker" if explicit else "its node id"
+    return (
+        f"ran with seed {seed}, from {origin}; the same seed every run, replay with:\n"
+        f"  pytest '{item.nodeid}'"
+    )
+
+
+class _LeakReport:
+    """Registered with ``--reprorng-leaks``: gathers the leaks reported, lists them at the end.
+
+    Leaks travel in each report's ``user_properties``, so pytest-xdist brings
+    the workers' to the controller.
+    """
+
+    def __init__(self) -> None:
+        self.leaked: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == _LEAK_PROPERTY:
+                self.leaked[report.nodeid] = str(value)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.leaked:
+            terminalreporter.write_sep("-", "reprorng: no test left the global generators changed")
+            return
+        count = len(self.leaked)
+        terminalreporter.write_sep(
+            "-",
+            f"reprorng: {count} test{'s' if count > 1 else ''} left the global generators changed",
+        )
+        for nodeid, names in sorted(self.leaked.items()):
+            terminalreporter.write_line(f"{nodeid}: {names}")
