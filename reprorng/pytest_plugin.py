@@ -216,14 +216,22 @@ def _resume_stream(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    if _phase_end_key not in pyfuncitem.stash:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
+    if _phase_end_key not in item.stash:
         return (yield)
-    _resume_stream(pyfuncitem)
+    runtest = item.runtest
+
+    def resumed() -> None:
+        # Here every plugin's part of the call phase has run, the test not yet.
+        _resume_stream(item)
+        runtest()
+
+    setattr(item, "runtest", resumed)  # noqa: B010 - for this call only
     try:
         return (yield)
     finally:
-        pyfuncitem.stash[_phase_end_key] = capture_all()
+        del item.runtest
+        item.stash[_phase_end_key] = capture_all()
 
 
 @pytest.hookimpl(wrapper=True)

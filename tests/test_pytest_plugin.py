@@ -331,6 +331,7 @@ def test_a_failure_under_a_marker_seed_names_it(pytester):
 
 LEAKY_AND_CLEAN = """
 import random
+import unittest
 import numpy as np
 import pytest
 import torch
@@ -380,9 +381,17 @@ def restores():
 
 def test_fixture_seeds_and_restores(restores):
     random.random()
+
+class TestCase(unittest.TestCase):
+    def test_clean(self):
+        pass
+
+    def test_seeds(self):
+        random.seed(1)
 """
 
 LEAKS = [
+    "test_leaks.py::TestCase::test_seeds: random",
     "test_leaks.py::test_draws_torch: torch",
     "test_leaks.py::test_leaks_through_a_fixture: random",
     "test_leaks.py::test_seeds_numpy_and_torch: numpy, torch",
@@ -399,15 +408,15 @@ def leak_lines(result: pytest.RunResult) -> list[str]:
 def test_leaks_lists_exactly_the_tests_that_change_the_global_generators(pytester):
     pytester.makepyfile(test_leaks=LEAKY_AND_CLEAN)
     result = run(pytester, "--reprorng-leaks")
-    result.assert_outcomes(passed=9)
-    result.stdout.fnmatch_lines(["*reprorng: 4 tests left the global generators changed*"])
+    result.assert_outcomes(passed=11)
+    result.stdout.fnmatch_lines(["*reprorng: 5 tests left the global generators changed*"])
     assert leak_lines(result) == LEAKS
 
 
 def test_leaks_error_fails_exactly_those_tests(pytester):
     pytester.makepyfile(test_leaks=LEAKY_AND_CLEAN)
     result = run(pytester, "--reprorng-leaks=error")
-    result.assert_outcomes(passed=9, errors=4)
+    result.assert_outcomes(passed=11, errors=5)
     errors = sorted(line.split(" - ")[0] for line in result.outlines if line.startswith("ERROR "))
     assert errors == ["ERROR " + leak.rpartition(": ")[0] for leak in LEAKS]
     result.stdout.fnmatch_lines(["*left global generators changed: numpy, torch*"])
@@ -441,7 +450,7 @@ def test_xdist_workers_use_the_controller_seed(pytester):
 def test_xdist_leaks_are_gathered_from_the_workers(pytester):
     pytester.makepyfile(test_leaks=LEAKY_AND_CLEAN)
     result = run(pytester, "-n", "2", "--reprorng-leaks")
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=11)
     assert leak_lines(result) == LEAKS
 
 
@@ -490,7 +499,7 @@ def test_with_pytest_randomly_session_seeded_values_do_not_depend_on_order(pytes
 def test_with_pytest_randomly_leaks_count_only_what_tests_do(pytester):
     pytester.makepyfile(test_leaks=LEAKY_AND_CLEAN)
     result = run(pytester, "--reprorng-leaks", "--randomly-seed=3", randomly=True)
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=11)
     assert leak_lines(result) == LEAKS
 
 
