@@ -167,7 +167,7 @@ def test_the_marker_on_classes_and_modules(pytester):
                 self.assertEqual(random.random(), expected)
         """
     )
-    run(pytester).assert_outcomes(passed=3)
+    run(pytester, "--strict-markers").assert_outcomes(passed=3)
 
 
 def test_the_marker_without_a_seed_derives_one_from_the_node_id(pytester):
