@@ -21,7 +21,7 @@ import struct
 import sys
 from typing import Any, Protocol, cast
 
-__all__ = ["SOURCES", "WATCHED_MODULES", "Source", "same_state"]
+__all__ = ["SOURCES", "WATCHED_MODULES", "Source", "numpy_seed", "same_state"]
 
 
 class Source(Protocol):
@@ -236,7 +236,7 @@ class NumpyGlobal(_Source):
             assert scratch_view is not None
             self._scratch = (np_random.RandomState(bit_generator), scratch_view)
         generator, scratch_view = self._scratch
-        generator.seed(_numpy_seed(seed))
+        generator.seed(numpy_seed(seed))
         view[:] = scratch_view
 
     def capture(self) -> object:
@@ -278,7 +278,7 @@ class NumpyGlobal(_Source):
         np_random = self._random()
         view = self._view(np_random.get_bit_generator())
         if view is None:
-            np_random.seed(_numpy_seed(seed))
+            np_random.seed(numpy_seed(seed))
             return
         self._take_gaussian(view)
         self._seed_into(view, seed)
@@ -296,15 +296,18 @@ class NumpyGlobal(_Source):
         self._put_back(view, twister, extra)
 
 
-def _numpy_seed(seed: int) -> int | list[int]:
+def numpy_seed(seed: int) -> int | list[int]:
     """What ``np.random.seed`` is given for a seed.
 
-    It takes 32 bits. Larger seeds are split into their two 32-bit words, low
-    word first, and given as an array, which numpy's legacy seeding mixes with
-    ``init_by_array``: every seed below 2**64 gets its own stream, and
-    ``np.random.seed([seed & 0xFFFFFFFF, seed >> 32])`` replays it by hand.
+    It takes 32 bits. A larger seed is given as the array of its two 32-bit
+    words, low word first, then a 0: ``[seed & 0xFFFFFFFF, seed >> 32, 0]``,
+    which numpy's legacy seeding mixes with ``init_by_array``. Every seed below
+    2**64 gets its own stream, never that of a 32-bit seed. The 0 keeps it
+    apart from Python's :mod:`random`, which seeds the same twister from the
+    same words (``init_by_array([low, high])``): without it, the two libraries
+    would draw identical numbers in a block with a large seed.
     """
-    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32]
+    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32, 0]
 
 
 def _torch() -> Any:

@@ -76,8 +76,16 @@ def test_large_seed_is_not_truncated_for_numpy():
 def test_large_seeds_seed_numpy_from_both_words():
     with fixed_rng(2**32 + 5):
         ours = np.random.random(4)
-    np.random.seed([5, 1])
+    np.random.seed([5, 1, 0])
     assert np.array_equal(ours, np.random.random(4))
+
+
+@pytest.mark.parametrize("seed", [0, 5, 2**32 - 1, 2**32, 2**32 + 5, 2**63 + 11, 2**64 - 1])
+def test_python_and_numpy_never_draw_the_same_numbers(seed):
+    with fixed_rng(seed):
+        python = [random.random() for _ in range(4)]
+        numpy = np.random.random(4).tolist()
+    assert not set(python) & set(numpy)
 
 
 # --- exact restore ---------------------------------------------------------------------
