@@ -5,11 +5,29 @@
 accelerator exactly as their own seeding calls do, run the block, and then put
 every generator back bit for bit, as if the block had never run. Importing
 reprorng imports neither numpy nor torch, and never initialises CUDA.
+
+``derive_seed`` derives independent seeds from one; ``worker_init_fn`` and
+``loader_generator`` seed ``DataLoader`` workers and shuffling; ``rank_seed``
+and ``broadcast_seed`` give per-rank and shared seeds under
+``torch.distributed``.
 """
 
 from reprorng._block import fixed_rng
 from reprorng._decorate import reproducible
-from reprorng._seed import ENV_VAR, SeedLike
+from reprorng._seed import ENV_VAR, SeedLike, derive_seed
+from reprorng.data import WorkerInit, loader_generator, worker_init_fn
+from reprorng.distributed import broadcast_seed, rank_seed
 
-__all__ = ["ENV_VAR", "SeedLike", "fixed_rng", "reproducible"]
+__all__ = [
+    "ENV_VAR",
+    "SeedLike",
+    "WorkerInit",
+    "broadcast_seed",
+    "derive_seed",
+    "fixed_rng",
+    "loader_generator",
+    "rank_seed",
+    "reproducible",
+    "worker_init_fn",
+]
 __version__ = "0.1.0"

@@ -82,6 +82,31 @@ def text_seed(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+def derive_seed(seed: SeedLike, *keys: SeedLike | str) -> int:
+    """A seed derived from ``seed`` and ``keys``: the same in every process, platform and Python.
+
+    ``keys`` are ints (numpy integers too) or strings; each different
+    sequence of them gives an independent seed, and ``derive_seed(s, 1)``
+    differs from ``derive_seed(s, "1")``. The result is in ``[0, 2**64)``:
+    the first 8 bytes, little-endian, of the BLAKE2b digest of
+    ``json.dumps([seed, *keys], separators=(",", ":"))`` encoded as UTF-8.
+    """
+    import json  # only when needed
+
+    parts: list[int | str] = [check_seed(seed)]
+    for index, key in enumerate(keys):
+        if isinstance(key, str):
+            parts.append(key)
+        elif not isinstance(key, bool) and (isinstance(key, int) or _is_numpy_integer(key)):
+            parts.append(operator.index(key))
+        else:
+            raise TypeError(
+                f"derive_seed keys must be ints or strings; key {index} is {key!r} "
+                f"of type {type(key).__name__}"
+            )
+    return text_seed(json.dumps(parts, separators=(",", ":")))
+
+
 def name_seed(module: str, qualname: str) -> int:
     """A seed derived stably from a function's module and qualified name.
 

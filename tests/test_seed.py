@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import subprocess
 import sys
@@ -7,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from reprorng import fixed_rng
+from reprorng import derive_seed, fixed_rng
 from reprorng._seed import check_seed, name_seed
+from tests.helpers import run_python
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42, 2**32 - 1, 2**32, 2**63, 2**64 - 1])
@@ -111,3 +114,43 @@ def test_name_seed_is_the_documented_digest():
     digest = hashlib.blake2b(b"pkg.mod:Cls.method", digest_size=8).digest()
     assert name_seed("pkg.mod", "Cls.method") == int.from_bytes(digest, "little")
     assert name_seed("pkg.mod", "Cls.method") != name_seed("pkg.mod", "Cls.other")
+
+
+# --- derive_seed ---------------------------------------------------------------------
+
+
+def documented_derivation(*parts: object) -> int:
+    text = json.dumps(list(parts), separators=(",", ":")).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+@pytest.mark.parametrize("keys", [(), ("worker",), (3,), ("rank", 2), (2**70, "x", -1), ("ü", 0)])
+def test_derive_seed_follows_its_documented_formula(keys):
+    assert derive_seed(1234, *keys) == documented_derivation(1234, *keys)
+
+
+def test_derive_seed_is_the_same_in_another_process():
+    out = run_python("from reprorng import derive_seed; print(derive_seed(7, 'a', 1))")
+    assert int(out) == derive_seed(7, "a", 1)
+
+
+def test_derived_seeds_are_in_range_and_differ_by_key():
+    seeds = {derive_seed(s, k) for s in range(50) for k in ("a", "b", 0, 1)}
+    assert len(seeds) == 200
+    assert all(0 <= seed < 2**64 for seed in seeds)
+    assert derive_seed(5, 1) != derive_seed(5, "1")
+    assert derive_seed(5, 1, 2) != derive_seed(5, 12)
+    assert derive_seed(np.uint8(5), np.int64(1)) == derive_seed(5, 1)
+
+
+@pytest.mark.parametrize("key", [1.0, b"x", None, True, (1,)])
+def test_derive_seed_rejects_other_keys_naming_them(key):
+    with pytest.raises(TypeError, match=r"derive_seed keys must be ints or strings; key 1 is"):
+        derive_seed(5, "first", key)
+
+
+def test_derive_seed_checks_its_seed():
+    with pytest.raises(ValueError, match="seed must be in"):
+        derive_seed(-1, "a")
+    with pytest.raises(TypeError, match="seed must be an int"):
+        derive_seed("5", "a")  # type: ignore[arg-type]
