@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from reprorng._block import capture_all, fixed_rng, restore_all, state_at_import, watch_imports
-from reprorng._seed import check_seed, text_seed
+from reprorng._seed import check_seed, derive_seed, text_seed
 from reprorng._sources import Source, same_state
 
 __all__ = ["rng_seed"]
@@ -144,7 +144,7 @@ def _seed_for(item: pytest.Item) -> int | None:
             return text_seed(item.nodeid)
     if session is None:
         return None
-    return text_seed(f"{session}:{item.nodeid}")
+    return derive_seed(session, item.nodeid)
 
 
 @pytest.fixture(autouse=True)

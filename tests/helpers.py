@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -44,13 +45,17 @@ def draws() -> tuple[float, float, float]:
     return random.random(), float(np.random.standard_normal()), torch.randn(1).item()
 
 
-def run_python(code: str, *args: str) -> str:
-    """Run ``code`` in a fresh interpreter; return its stdout, failing on a non-zero exit."""
+def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``code`` in a fresh interpreter; return its stdout, failing on a non-zero exit.
+
+    ``env`` adds to the environment.
+    """
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         timeout=120,
+        env=None if env is None else {**os.environ, **env},
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

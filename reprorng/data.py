@@ -1,0 +1,80 @@
+"""``torch.utils.data.DataLoader`` helpers: seeded workers and a generator for shuffling.
+
+``DataLoader`` draws a base seed for each iterator (each epoch) from its
+``generator``, or from torch's global generator when it has none, and gives
+worker ``i`` the torch seed ``base + i``. :data:`worker_init_fn` seeds every
+generator in the worker from that seed and the rank, so workers, epochs and
+ranks all draw distinct streams, and the whole run replays from the seed of
+the ``generator`` (or of the block the loader is iterated in).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from reprorng._seed import SeedLike, derive_seed, resolve_seed
+from reprorng._sources import numpy_seed
+from reprorng.distributed import current_rank
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["WorkerInit", "loader_generator", "worker_init_fn"]
+
+
+class WorkerInit:
+    """A ``DataLoader`` ``worker_init_fn`` that seeds the worker, then calls ``then``.
+
+    In the worker, Python's :mod:`random`, numpy's global generator and torch
+    are seeded with ``derive_seed(torch.initial_seed(), "worker", rank)``:
+    ``torch.initial_seed()`` is the seed the ``DataLoader`` gave this worker
+    for this epoch, and ``rank`` is :func:`reprorng.distributed.current_rank`.
+    ``then(worker_id)``, if given, runs afterwards: your own initialisation.
+    Picklable when ``then`` is, so it works with every multiprocessing context.
+    """
+
+    __slots__ = ("then",)
+
+    def __init__(self, then: Callable[[int], object] | None = None) -> None:
+        if then is not None and not callable(then):
+            raise TypeError(
+                f"WorkerInit takes a function of the worker id to call after seeding, "
+                f"got {then!r} of type {type(then).__name__}"
+            )
+        self.then = then
+
+    def __repr__(self) -> str:
+        return "reprorng.worker_init_fn" if self.then is None else f"WorkerInit({self.then!r})"
+
+    def __call__(self, worker_id: int) -> None:
+        import numpy as np
+        import torch
+
+        seed = derive_seed(torch.initial_seed(), "worker", current_rank())
+        random.seed(seed)
+        np.random.seed(numpy_seed(seed))
+        torch.manual_seed(seed)
+        if self.then is not None:
+            self.then(worker_id)
+
+
+#: ``DataLoader(worker_init_fn=reprorng.worker_init_fn)``; chain your own with
+#: ``WorkerInit(your_function)``.
+worker_init_fn = WorkerInit()
+
+
+def loader_generator(seed: SeedLike | None = None) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed``, for ``DataLoader(generator=...)``.
+
+    With it, the loader's shuffling and its workers' seeds come from this
+    generator alone, not from torch's global one, so other draws (model
+    initialisation, say) do not change the data order. ``seed`` resolves as
+    for ``fixed_rng``: ``None`` means ``$REPRORNG_SEED``, else fresh entropy.
+    """
+    import torch
+
+    generator = torch.Generator()
+    generator.manual_seed(resolve_seed(seed))
+    return generator
