@@ -194,9 +194,10 @@ def rng_seed(request: pytest.FixtureRequest) -> int | None:
 
 
 def _watched(item: pytest.Item) -> bool:
-    return item.stash.get(_seed_key, None) is not None or (
-        _seed_key in item.stash and item.config.stash[_leaks_key] is not None
-    )
+    """Whether the test runs under a seed or is checked for leaks."""
+    if _seed_key not in item.stash:  # its block fixture did not run
+        return False
+    return item.stash[_seed_key] is not None or item.config.stash[_leaks_key] is not None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -206,13 +207,15 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
         # Whatever reseeds the globals between phases (pytest-randomly does, at
         # the start of each), the test's stream goes on where its last phase left it.
         item.stash[_phase_end_key] = capture_all()
-        item.addfinalizer(lambda: _resume_stream(item))  # the first to run at teardown
+        item.addfinalizer(lambda: _resume_stream(item, last=True))  # the first at teardown
 
 
-def _resume_stream(item: pytest.Item) -> None:
+def _resume_stream(item: pytest.Item, last: bool = False) -> None:
     states = item.stash.get(_phase_end_key, None)
     if states is not None:
         restore_all(states)
+    if last:
+        del item.stash[_phase_end_key]  # items live to the end of the session
 
 
 @pytest.hookimpl(wrapper=True)
