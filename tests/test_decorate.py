@@ -323,9 +323,19 @@ def run_body(made):
         staticmethod(generator_function),
         staticmethod(coroutine_function),
     ],
-    ids=repr,
+    ids=[
+        "coroutine",
+        "generator",
+        "async-generator",
+        "partial-coroutine",
+        "partial-generator",
+        "staticmethod-generator",
+        "staticmethod-coroutine",
+    ],
 )
-@pytest.mark.parametrize("decorator", [reproducible(1), fixed_rng(1)], ids=repr)
+@pytest.mark.parametrize(
+    "decorator", [reproducible(1), fixed_rng(1)], ids=["reproducible", "fixed_rng"]
+)
 def test_bodies_that_run_after_the_call_returns_run_seeded(function, decorator):
     decorated = decorator(function)
     if isinstance(function, staticmethod):

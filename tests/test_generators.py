@@ -179,13 +179,14 @@ def test_close_runs_the_cleanup_in_the_body_stream():
 
 def test_an_abandoned_generator_is_cleaned_up_in_its_own_stream_when_collected():
     cleanups.clear()
+    expected = second_draw(15)
     generator = with_cleanup()
     next(generator)
     before = global_states()
     del generator
     gc.collect()
-    assert cleanups == [second_draw(15)]
     assert global_states() == before
+    assert cleanups == [expected]
 
 
 def test_an_unstarted_generator_can_be_dropped():
