@@ -142,13 +142,6 @@ class PythonRandom(_Source):
         generator.gauss_next = None
         return state
 
-    def exchange(self, state: object) -> object:
-        generator: Any = random._inst
-        captured = _random.Random.getstate(generator), generator.gauss_next
-        twister, generator.gauss_next = cast(tuple[tuple[int, ...], Any], state)
-        _random.Random.setstate(generator, twister)
-        return captured
-
 
 # numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
 _MT19937_MEMORY = struct.Struct("=624Ii")
@@ -356,12 +349,6 @@ class TorchCPU(_Source):
             if self._repeats.again(seed):
                 self._repeats.keep(seed, generator.get_state())
         return state
-
-    def exchange(self, state: object) -> object:
-        generator = self._generator
-        captured = generator.get_state()
-        generator.set_state(state)
-        return captured
 
 
 class _Lazy:
