@@ -153,10 +153,7 @@ def _enter(seed: int, timeout: float | None) -> _Frame:
         logger.debug("reprorng: entering block with seed=%d", seed)
     frame = _Frame(seed)
     with _lock:
-        if _open and _open[0].thread != frame.thread:
-            _take_turn(frame, timeout)
-        if _unwatched:
-            _watch_imports()
+        _admit(frame, timeout)
         saved = frame.saved
         try:
             for source in _active_sources():
@@ -168,13 +165,26 @@ def _enter(seed: int, timeout: float | None) -> _Frame:
     return frame
 
 
+def _admit(frame: _Frame, timeout: float | None) -> None:
+    """Holding ``_lock``: wait for another thread's blocks, and watch imports, before entry."""
+    if _open and _open[0].thread != frame.thread:
+        _take_turn(frame, timeout)
+    if _unwatched:
+        _watch_imports()
+
+
+def _wake() -> None:
+    """Holding ``_lock``, after a block's exit: let threads waiting for their turn go on."""
+    if _waiting and not _open:
+        _turn.notify_all()
+
+
 def _closed(frame: _Frame) -> None:
     """Holding ``_lock``: restore the state ``frame`` saved; wake waiting threads."""
     try:
         _restore(frame.saved)
     finally:
-        if _waiting and not _open:
-            _turn.notify_all()
+        _wake()
 
 
 def _exit(frame: _Frame) -> None:
@@ -301,10 +311,7 @@ class Isolated:
     def _resume(self) -> _Frame:
         frame = _Frame(self.seed)
         with _lock:
-            if _open and _open[0].thread != frame.thread:
-                _take_turn(frame, self.timeout)
-            if _unwatched:
-                _watch_imports()
+            _admit(frame, self.timeout)
             saved, state = frame.saved, self._state
             fresh: list[Source] = []
             try:
@@ -346,8 +353,7 @@ class Isolated:
                 _restore({source: saved[source] for source in saved if source not in state})
                 raise
             finally:
-                if _waiting and not _open:
-                    _turn.notify_all()
+                _wake()
             self._state = state
 
 
