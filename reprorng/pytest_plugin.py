@@ -33,9 +33,12 @@ _CACHE_KEY = "reprorng/seed"
 _LEAK_PROPERTY = "reprorng_leak"
 
 _session_seed_key = pytest.StashKey["int | None"]()
+_origin_key = pytest.StashKey[str]()
 _leaks_key = pytest.StashKey["str | None"]()
-# Per test: its seed, and the global state where its last phase left it.
+# Per test: its seed and where it came from, and the global state where its
+# last phase left it.
 _seed_key = pytest.StashKey["int | None"]()
+_origin_key = pytest.StashKey[str]()
 _phase_end_key = pytest.StashKey["dict[Source, object]"]()
 
 
@@ -127,8 +130,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None if seed is None else f"reprorng: {_OPTION}={seed}"
 
 
-def _seed_for(item: pytest.Item) -> int | None:
-    """The seed a test runs with: its marker's, else derived from the session seed."""
+def _seed_for(item: pytest.Item) -> tuple[int | None, str]:
+    """The seed a test runs with, and where it comes from ("marker", "session", "node id")."""
     session = item.config.stash[_session_seed_key]
     marker = item.get_closest_marker("fixed_rng")
     if marker is not None:
@@ -139,19 +142,19 @@ def _seed_for(item: pytest.Item) -> int | None:
             )
         explicit = marker.args[0] if marker.args else marker.kwargs.get("seed")
         if explicit is not None:
-            return check_seed(explicit, "@pytest.mark.fixed_rng seed")
+            return check_seed(explicit, "@pytest.mark.fixed_rng seed"), "marker"
         if session is None:
-            return text_seed(item.nodeid)
+            return text_seed(item.nodeid), "node id"
     if session is None:
-        return None
-    return derive_seed(session, item.nodeid)
+        return None, "none"
+    return derive_seed(session, item.nodeid), "session"
 
 
 @pytest.fixture(autouse=True)
 def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
     """The test's block: set up before, and torn down after, its other function fixtures."""
     item = request.node
-    seed = _seed_for(item)
+    seed, item.stash[_origin_key] = _seed_for(item)
     item.stash[_seed_key] = seed
     leaks = item.config.stash[_leaks_key]
     if seed is None and leaks is None:
@@ -249,17 +252,15 @@ def pytest_runtest_makereport(
 
 
 def _replay_hint(item: pytest.Item, seed: int) -> str:
-    session = item.config.stash[_session_seed_key]
-    marker = item.get_closest_marker("fixed_rng")
-    explicit = marker is not None and (marker.args or marker.kwargs.get("seed") is not None)
-    if session is not None and not explicit:
+    origin = item.stash[_origin_key]
+    if origin == "session":
+        session = item.config.stash[_session_seed_key]
         return (
             f"ran with seed {seed}, from {_OPTION}={session} and its node id; replay with:\n"
             f"  pytest '{item.nodeid}' {_OPTION}={session}"
         )
-    origin = "its marker" if explicit else "its node id"
     return (
-        f"ran with seed {seed}, from {origin}; the same seed every run, replay with:\n"
+        f"ran with seed {seed}, from its {origin}; the same seed every run, replay with:\n"
         f"  pytest '{item.nodeid}'"
     )
 
