@@ -14,20 +14,31 @@ and ``broadcast_seed`` give per-rank and shared seeds under
 
 from reprorng._block import fixed_rng
 from reprorng._decorate import reproducible
+from reprorng._objects import register, unregister
 from reprorng._seed import ENV_VAR, SeedLike, derive_seed
+from reprorng._sources import ENTRY_POINT_GROUP, add_source, exclude, include, source_names
 from reprorng.data import WorkerInit, loader_generator, worker_init_fn
+from reprorng.determinism import deterministic
 from reprorng.distributed import broadcast_seed, rank_seed
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "ENV_VAR",
     "SeedLike",
     "WorkerInit",
+    "add_source",
     "broadcast_seed",
     "derive_seed",
+    "deterministic",
+    "exclude",
     "fixed_rng",
+    "include",
     "loader_generator",
     "rank_seed",
+    "register",
     "reproducible",
+    "source_names",
+    "unregister",
     "worker_init_fn",
 ]
 __version__ = "0.1.0"

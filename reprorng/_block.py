@@ -17,12 +17,16 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from reprorng import _objects, _sources
 from reprorng._seed import SeedLike, resolve_seed
-from reprorng._sources import SOURCES, WATCHED_MODULES, Source
+from reprorng._sources import WATCHED_MODULES, Source
+
+if TYPE_CHECKING:
+    from reprorng.determinism import deterministic as deterministic_settings
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -50,11 +54,15 @@ DEFAULT_TIMEOUT = 10.0
 class _Frame:
     """One open block: its seed and the state of each source at its entry."""
 
-    __slots__ = ("saved", "seed", "thread")
+    __slots__ = ("block", "saved", "seed", "switched", "thread")
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
+    def __init__(self, block: fixed_rng) -> None:
+        self.block = block
+        self.seed = block.seed
         self.saved: dict[Source, object] = {}
+        # The determinism settings to put back on exit, as (switches, prior) pairs
+        # in the order they were switched.
+        self.switched: list[tuple[Any, object]] = []
         self.thread = threading.get_ident()
 
 
@@ -67,8 +75,10 @@ _waiting = 0
 # The open blocks, in entry order; all belong to the thread of ``_open[0]``.
 _open: list[_Frame] = []
 _unwatched = list(WATCHED_MODULES)
-# Once numpy and torch are imported, which sources are active no longer changes.
+# Once numpy and torch are imported, which sources are active no longer changes
+# (until sources are added or switched off, which changes ``_sources.version``).
 _settled: tuple[Source, ...] | None = None
+_settled_version = -1
 
 
 def _new_lock_in_child() -> None:
@@ -86,14 +96,25 @@ os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def _active_sources() -> tuple[Source, ...]:
-    global _settled
-    if _settled is not None:
+    global _settled, _settled_version
+    if _settled is not None and _settled_version == _sources.version:
         return _settled
-    active = tuple(source for source in SOURCES if source.active())
+    active = tuple(source for source in _sources.all_sources() if source.active())
     torch = sys.modules.get("torch")
     if "numpy.random" in sys.modules and hasattr(torch, "default_generator"):
-        _settled = active
+        _settled, _settled_version = active, _sources.version
     return active
+
+
+def _block_sources(block: fixed_rng) -> tuple[Source, ...]:
+    """What a block manages: the active sources it does not exclude, then its objects."""
+    sources = _active_sources()
+    if block.exclude:
+        sources = tuple(source for source in sources if source.name not in block.exclude)
+    objects = block.objects
+    if _objects.has_registered():
+        objects = _objects.merge(objects, _objects.registered())
+    return sources + objects if objects else sources
 
 
 def _restore(saved: dict[Source, object]) -> None:
@@ -109,9 +130,9 @@ def _restore(saved: dict[Source, object]) -> None:
 
 
 def capture_all() -> dict[Source, object]:
-    """The state of every active source, as :func:`restore_all` puts it back."""
+    """The state of every active source and registered object, as :func:`restore_all` puts back."""
     with _lock:
-        return {source: source.capture() for source in _active_sources()}
+        return {source: source.capture() for source in _block_sources(_EVERYTHING)}
 
 
 def restore_all(states: dict[Source, object]) -> None:
@@ -148,16 +169,19 @@ def _take_turn(frame: _Frame, timeout: float | None) -> None:
         )
 
 
-def _enter(seed: int, timeout: float | None) -> _Frame:
+def _enter(block: fixed_rng) -> _Frame:
+    seed = block.seed
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("reprorng: entering block with seed=%d", seed)
-    frame = _Frame(seed)
+    frame = _Frame(block)
     with _lock:
-        _admit(frame, timeout)
+        _admit(frame, block.timeout)
         saved = frame.saved
         try:
-            for source in _active_sources():
+            for source in _block_sources(block):
                 saved[source] = source.swap(seed)
+            if block.switches is not None:
+                frame.switched.append((block.switches, block.switches.switch()))
         except BaseException:
             _restore(saved)
             raise
@@ -182,9 +206,17 @@ def _wake() -> None:
 def _closed(frame: _Frame) -> None:
     """Holding ``_lock``: restore the state ``frame`` saved; wake waiting threads."""
     try:
+        _switch_back(frame)
         _restore(frame.saved)
     finally:
         _wake()
+
+
+def _switch_back(frame: _Frame) -> None:
+    """Put back the determinism settings ``frame`` switched, if any, latest first."""
+    switched, frame.switched = frame.switched, []
+    for switches, prior in reversed(switched):
+        switches.restore(prior)
 
 
 def _exit(frame: _Frame) -> None:
@@ -200,6 +232,7 @@ def _exit(frame: _Frame) -> None:
         # exactly what it was before this one.
         del _open[index]
         _open[index].saved.update(frame.saved)
+        _open[index].switched[:0] = frame.switched
     warnings.warn(
         f"fixed_rng(seed={frame.seed}) exited while a block entered after it is still "
         "open; its state will be restored when that block exits",
@@ -237,16 +270,14 @@ _imported: dict[Source, object] = {}
 def _on_import(module: object) -> None:
     with _lock:
         try:
-            for source in SOURCES:
+            for source in _sources.all_sources():
                 if not source.active():
                     continue
                 if source not in _imported:
                     _imported[source] = source.capture()
                 # Had the library been imported before the blocks, each would
                 # have captured the state its enclosing block seeded.
-                for frame in _open:
-                    if source not in frame.saved:
-                        frame.saved[source] = source.swap(frame.seed)
+                _join_open_blocks(source)
         except Exception as error:  # noqa: BLE001 - never break the user's import
             warnings.warn(
                 f"reprorng could not seed {getattr(module, '__name__', module)!r} "
@@ -254,6 +285,22 @@ def _on_import(module: object) -> None:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+def _join_open_blocks(source: Source) -> None:
+    """Holding ``_lock``: have the open blocks manage ``source``, new to them, from now on."""
+    for frame in _open:
+        if source not in frame.saved and source.name not in frame.block.exclude:
+            frame.saved[source] = source.swap(frame.seed)
+
+
+def _on_register(source: Source) -> None:
+    with _lock:
+        if _open and _open[0].thread == threading.get_ident():
+            _join_open_blocks(source)
+
+
+_objects.on_register.append(_on_register)
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -270,11 +317,9 @@ def check_timeout(timeout: object) -> float | None:
     return None if math.isinf(timeout) else float(timeout)
 
 
-def run_seeded(
-    seed: int, timeout: float | None, function: Callable[..., Any], args: Any, kwargs: Any
-) -> Any:
-    """Call ``function(*args, **kwargs)`` inside a block seeded with ``seed``."""
-    frame = _enter(seed, timeout)
+def run_seeded(block: fixed_rng, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Call ``function(*args, **kwargs)`` inside ``block``."""
+    frame = _enter(block)
     try:
         return function(*args, **kwargs)
     finally:
@@ -286,17 +331,16 @@ class Isolated:
 
     ``step(action, *args)`` runs ``action(*args)`` -- one resumption of the
     body, up to its next suspension -- as a block of its own: on the first
-    step every generator is seeded with ``seed``; on later ones each gets the
-    state it had when the body last suspended, and blocks the body left open
-    across that suspension are open again. Between steps the caller's
-    streams are in place, untouched.
+    step every generator is seeded with ``block``'s seed; on later ones each
+    gets the state it had when the body last suspended, and blocks the body
+    left open across that suspension are open again. Between steps the
+    caller's streams and determinism settings are in place, untouched.
     """
 
-    __slots__ = ("_frames", "_state", "seed", "timeout")
+    __slots__ = ("_frames", "_state", "block")
 
-    def __init__(self, seed: int, timeout: float | None) -> None:
-        self.seed = seed
-        self.timeout = timeout
+    def __init__(self, block: fixed_rng) -> None:
+        self.block = block
         self._state: dict[Source, object] | None = None
         # Blocks entered in the body and still open while it is suspended.
         self._frames: list[_Frame] = []
@@ -309,26 +353,33 @@ class Isolated:
             self._suspend(frame)
 
     def _resume(self) -> _Frame:
-        frame = _Frame(self.seed)
+        block = self.block
+        frame = _Frame(block)
         with _lock:
-            _admit(frame, self.timeout)
+            _admit(frame, block.timeout)
             saved, state = frame.saved, self._state
             fresh: list[Source] = []
             try:
-                for source in _active_sources():
+                for source in _block_sources(block):
                     if state is not None and source in state:
                         saved[source] = source.exchange(state[source])
                     else:
-                        saved[source] = source.swap(self.seed)
+                        saved[source] = source.swap(block.seed)
                         fresh.append(source)
-                if self._frames:
-                    for inner in self._frames:
-                        inner.thread = frame.thread
-                        # A library imported while the body was suspended:
-                        # as if imported before these blocks were entered.
-                        for source in fresh:
+                if block.switches is not None:
+                    frame.switched.append((block.switches, block.switches.switch()))
+                for inner in self._frames:
+                    inner.thread = frame.thread
+                    # A library imported while the body was suspended:
+                    # as if imported before these blocks were entered.
+                    for source in fresh:
+                        if source.name not in inner.block.exclude:
                             inner.saved[source] = source.swap(inner.seed)
+                    inner.switched = [
+                        (switches, switches.switch()) for switches, _ in inner.switched
+                    ]
             except BaseException:
+                _switch_back(frame)
                 _restore(saved)
                 raise
             _open.append(frame)
@@ -347,6 +398,10 @@ class Isolated:
             saved = frame.saved
             state: dict[Source, object] = {}
             try:
+                for inner in reversed(self._frames):
+                    for switches, prior in reversed(inner.switched):
+                        switches.restore(prior)
+                _switch_back(frame)
                 for source, outer in saved.items():
                     state[source] = source.exchange(outer)
             except BaseException:
@@ -381,28 +436,70 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     isolated across its own ``await``: other tasks that run meanwhile draw
     from the block's streams. Decorate the coroutine function for isolation.
 
+    ``generators=[...]`` also seeds generator objects in place: each behaves
+    inside the block as a fresh generator of its kind seeded with ``seed``
+    (``np.random.default_rng(seed)`` for a PCG64 ``Generator``,
+    ``torch.Generator().manual_seed(seed)``, ``random.Random(seed)``) and
+    continues where it was afterwards; objects given to
+    :func:`reprorng.register` are managed by every block. ``exclude={"numpy"}``
+    leaves the named sources alone (see :func:`reprorng.source_names`).
+    ``deterministic=True`` also switches torch to deterministic algorithms
+    for the block, as :class:`reprorng.deterministic` does (``warn_only=True``
+    passed on), and switches back after.
+
     Generator state is process-wide, so blocks in different threads take
     turns: entering a block while another thread has one open waits for it to
     close, at most ``timeout`` seconds (``None``: for ever), then raises
     ``RuntimeError``. Blocks in one thread never wait.
     """
 
-    __slots__ = ("_frames", "seed", "timeout")
+    __slots__ = ("_frames", "exclude", "objects", "seed", "switches", "timeout")
 
     def __init__(
-        self, seed: SeedLike | None = None, *, timeout: float | None = DEFAULT_TIMEOUT
+        self,
+        seed: SeedLike | None = None,
+        *,
+        generators: Iterable[object] = (),
+        exclude: Collection[str] = frozenset(),
+        deterministic: bool = False,
+        warn_only: bool = False,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         self.timeout = check_timeout(timeout)
+        no_objects = isinstance(generators, tuple) and not generators
+        self.objects = () if no_objects else _objects.object_sources(generators)
+        self.exclude = (
+            _sources.check_names(exclude, "fixed_rng(exclude=...)") if exclude else frozenset()
+        )
+        for flag, value in (("deterministic", deterministic), ("warn_only", warn_only)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag} must be True or False, got {value!r}")
+        if warn_only and not deterministic:
+            raise ValueError("warn_only=True needs deterministic=True")
+        self.switches: deterministic_settings | None = None
+        if deterministic:
+            from reprorng.determinism import deterministic as deterministic_settings
+
+            self.switches = deterministic_settings(warn_only=warn_only)
         self.seed: int = resolve_seed(seed)
         self._frames: list[_Frame] = []
 
     def __repr__(self) -> str:
-        if self.timeout == DEFAULT_TIMEOUT:
-            return f"fixed_rng(seed={self.seed})"
-        return f"fixed_rng(seed={self.seed}, timeout={self.timeout})"
+        options = [f"seed={self.seed}"]
+        if self.objects:
+            options.append(f"generators=[{', '.join(source.name for source in self.objects)}]")
+        if self.exclude:
+            options.append(f"exclude={sorted(self.exclude)}")
+        if self.switches is not None:
+            options.append("deterministic=True")
+            if self.switches.warn_only:
+                options.append("warn_only=True")
+        if self.timeout != DEFAULT_TIMEOUT:
+            options.append(f"timeout={self.timeout}")
+        return f"fixed_rng({', '.join(options)})"
 
     def __enter__(self) -> Self:
-        self._frames.append(_enter(self.seed, self.timeout))
+        self._frames.append(_enter(self))
         return self
 
     def __exit__(
@@ -441,4 +538,8 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     def __call__(self, target: _F) -> _F:
         from reprorng._decorate import decorate
 
-        return decorate(target, lambda _function: self.seed, self.timeout)
+        return decorate(target, lambda _function: self)
+
+
+# What capture_all takes: every active source and registered object.
+_EVERYTHING = fixed_rng(0)

@@ -10,18 +10,18 @@ from __future__ import annotations
 import inspect
 import sys
 import types
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Collection, Generator, Iterable
 from typing import Any, TypeVar, overload
 
-from reprorng._block import DEFAULT_TIMEOUT, Isolated, fixed_rng, run_seeded
+from reprorng._block import Isolated, fixed_rng, run_seeded
 from reprorng._seed import SeedLike, default_seed
 
 __all__ = ["decorate", "reproducible"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-# Gives the seed a given function runs with.
-_SeedFor = Callable[[Callable[..., Any]], int]
+# Gives the block a given function runs in.
+_BlockFor = Callable[[Callable[..., Any]], fixed_rng]
 
 # Functions whose body runs after the call returns, when the object it returns is driven.
 _DEFERRED = (
@@ -130,7 +130,7 @@ async def _run_async_generator(generator: Any, streams: Isolated) -> AsyncGenera
             awaitable = generator.athrow(error)
 
 
-def _wrap(target: Any, seed_for: _SeedFor, timeout: float | None) -> Any:
+def _wrap(target: Any, block_for: _BlockFor) -> Any:
     import wrapt  # only when decorating: it costs more to import than the rest of reprorng
 
     function = target.__func__ if isinstance(target, (classmethod, staticmethod)) else target
@@ -139,15 +139,15 @@ def _wrap(target: Any, seed_for: _SeedFor, timeout: float | None) -> Any:
             f"reprorng can decorate functions, methods and classes, "
             f"not {target!r} of type {type(target).__name__}"
         )
-    seed = seed_for(function)
+    block = block_for(function)
     kind = _deferred_kind(function)
 
     def run_in_block(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        return run_seeded(seed, timeout, wrapped, args, kwargs)
+        return run_seeded(block, wrapped, args, kwargs)
 
     def run_deferred(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         assert kind is not None
-        return _driver(kind, wrapped(*args, **kwargs), Isolated(seed, timeout), wrapped)
+        return _driver(kind, wrapped(*args, **kwargs), Isolated(block), wrapped)
 
     return wrapt.FunctionWrapper(target, run_in_block if kind is None else run_deferred)
 
@@ -180,8 +180,8 @@ def _driver(kind: str, made: Any, streams: Isolated, function: Any) -> Any:
     return driver
 
 
-def decorate(target: _F, seed_for: _SeedFor, timeout: float | None) -> _F:
-    """Wrap ``target`` so each call runs in a block seeded with ``seed_for(function)``.
+def decorate(target: _F, block_for: _BlockFor) -> _F:
+    """Wrap ``target`` so each call runs in the block ``block_for(function)``.
 
     On a class, each method whose name starts with ``test`` is wrapped in
     place (as unittest and pytest name tests) and the class is returned.
@@ -191,9 +191,9 @@ def decorate(target: _F, seed_for: _SeedFor, timeout: float | None) -> _F:
             if name.startswith("test") and (
                 callable(attribute) or isinstance(attribute, (classmethod, staticmethod))
             ):
-                setattr(target, name, _wrap(attribute, seed_for, timeout))
+                setattr(target, name, _wrap(attribute, block_for))
         return target
-    return _wrap(target, seed_for, timeout)  # type: ignore[no-any-return]
+    return _wrap(target, block_for)  # type: ignore[no-any-return]
 
 
 def _named_seed(function: Callable[..., Any]) -> int:
@@ -208,7 +208,7 @@ def _named_seed(function: Callable[..., Any]) -> int:
 
 
 def _decorate_named(target: _F) -> _F:
-    return decorate(target, _named_seed, DEFAULT_TIMEOUT)
+    return decorate(target, lambda function: fixed_rng(_named_seed(function)))
 
 
 @overload
@@ -216,10 +216,17 @@ def reproducible(seed: _F, /) -> _F: ...
 
 
 @overload
-def reproducible(seed: SeedLike | None = None) -> Callable[[_F], _F]: ...
+def reproducible(
+    seed: SeedLike | None = None,
+    *,
+    generators: Iterable[object] = (),
+    exclude: Collection[str] = frozenset(),
+    deterministic: bool = False,
+    warn_only: bool = False,
+) -> Callable[[_F], _F]: ...
 
 
-def reproducible(seed: Any = None) -> Any:
+def reproducible(seed: Any = None, **options: Any) -> Any:
     """Decorate a function, method or test class to run seeded, leaving the caller's streams alone.
 
     ``@reproducible(42)`` and ``@reproducible(seed=42)`` run every call inside
@@ -233,11 +240,22 @@ def reproducible(seed: Any = None) -> Any:
     swapped in at each resumption and out at each suspension, so the caller
     and other tasks never see them.
 
+    ``generators=``, ``exclude=``, ``deterministic=`` and ``warn_only=`` are
+    passed on to :class:`fixed_rng`.
+
     The decorated function keeps its signature, name, docstring and
     ``__wrapped__``.
     """
+    if options:
+        fixed_rng(0, **options)  # bad options fail here, not at the first call
     if seed is None:
-        return _decorate_named
+        if not options:
+            return _decorate_named
+
+        def decorate_named(target: _F) -> _F:
+            return decorate(target, lambda function: fixed_rng(_named_seed(function), **options))
+
+        return decorate_named
     if callable(seed) or isinstance(seed, (classmethod, staticmethod)):
         return _decorate_named(seed)
-    return fixed_rng(seed)
+    return fixed_rng(seed, **options)

@@ -1,0 +1,300 @@
+"""Generator objects: the sources for ``generators=`` and for the registry.
+
+Each supported object gets a small source of its own (same protocol as the
+global ones in :mod:`reprorng._sources`) that seeds it **in place**, exactly
+as a freshly made generator of its kind seeded with the block's seed, and
+puts its state back afterwards:
+
+* ``random.Random`` (and subclasses with state): ``random.Random(seed)``;
+* ``numpy.random.Generator`` and ``BitGenerator`` (PCG64, PCG64DXSM, Philox,
+  SFC64, MT19937, ...): ``Generator(type(bit_generator)(seed))``, so a PCG64
+  one gives ``np.random.default_rng(seed)``'s numbers;
+* ``numpy.random.RandomState``: ``RandomState(seed)`` (seeds of 2**32 and
+  more as ``np.random.seed`` takes them, see :func:`numpy_seed`);
+* ``torch.Generator``, on any device: ``manual_seed(seed)``.
+
+The registry holds objects without keeping them alive. ``random.Random`` and
+``torch.Generator`` are held by weak reference. numpy's generator types do not
+support weak references; the registry lets go of one as soon as it holds the
+last reference to it, which it checks whenever a block or snapshot looks at
+the registry.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reprorng._sources import _Source, numpy_seed
+
+__all__ = [
+    "ObjectSource",
+    "object_source",
+    "object_sources",
+    "register",
+    "registered",
+    "unregister",
+]
+
+
+class ObjectSource(_Source):
+    """A source for one generator object, reached through ``target()``."""
+
+    #: What kind of object this is, as saved snapshots name it.
+    kind = ""
+
+    def __init__(self, target: Callable[[], Any], name: str) -> None:
+        self.target = target
+        self.name = name
+
+    def active(self) -> bool:
+        return self.target() is not None
+
+    def key(self) -> int:
+        """Identifies the state: two sources with one key manage the same generator."""
+        return id(self.target())
+
+
+class RandomInstance(ObjectSource):
+    kind = "random.Random"
+
+    def capture(self) -> object:
+        return self.target().getstate()
+
+    def seed(self, seed: int) -> None:
+        self.target().seed(seed)
+
+    def restore(self, state: object) -> None:
+        self.target().setstate(state)
+
+
+@functools.lru_cache(maxsize=64)
+def _seeded(bit_generator_type: Any, seed: int) -> dict[str, Any]:
+    """The state of ``bit_generator_type(seed)``; kept, as making it costs tens of µs."""
+    state: dict[str, Any] = bit_generator_type(seed).state
+    return state
+
+
+def _type(obj: object) -> Any:
+    return type(obj)
+
+
+class NumpyBitGenerator(ObjectSource):
+    """A ``numpy.random.BitGenerator``, or the one a ``Generator`` draws from."""
+
+    kind = "numpy.BitGenerator"
+
+    def _bit_generator(self) -> Any:
+        target = self.target()
+        return getattr(target, "bit_generator", target)
+
+    def key(self) -> int:
+        return id(self._bit_generator())
+
+    def capture(self) -> object:
+        return self._bit_generator().state
+
+    def seed(self, seed: int) -> None:
+        bit_generator = self._bit_generator()
+        bit_generator.state = _seeded(_type(bit_generator), seed)
+
+    def restore(self, state: object) -> None:
+        self._bit_generator().state = state
+
+
+class NumpyRandomState(ObjectSource):
+    """A ``numpy.random.RandomState``: its bit generator and its cached gaussian."""
+
+    kind = "numpy.RandomState"
+
+    def capture(self) -> object:
+        return self.target().get_state(legacy=False)
+
+    def seed(self, seed: int) -> None:
+        generator = self.target()
+        bit_generator = generator._bit_generator
+        if type(bit_generator).__name__ == "MT19937":
+            generator.seed(numpy_seed(seed))  # also drops the cached gaussian
+            return
+        state = dict(_seeded(_type(bit_generator), seed), has_gauss=0, gauss=0.0)
+        generator.set_state(state)
+
+    def restore(self, state: object) -> None:
+        self.target().set_state(state)
+
+
+class TorchGenerator(ObjectSource):
+    """A ``torch.Generator`` on any device."""
+
+    kind = "torch.Generator"
+
+    def capture(self) -> object:
+        return self.target().get_state()
+
+    def seed(self, seed: int) -> None:
+        self.target().manual_seed(seed)
+
+    def restore(self, state: object) -> None:
+        self.target().set_state(state)
+
+
+def _kind(obj: object) -> type[ObjectSource] | None:
+    if isinstance(obj, random.Random):
+        # SystemRandom draws from the OS and has no state to seed or restore.
+        return None if isinstance(obj, random.SystemRandom) else RandomInstance
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        if isinstance(obj, (np_random.Generator, np_random.BitGenerator)):
+            return NumpyBitGenerator
+        if isinstance(obj, np_random.RandomState):
+            return NumpyRandomState
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, getattr(torch, "Generator", ())):
+        return TorchGenerator
+    return None
+
+
+_SUPPORTED = (
+    "random.Random, numpy.random.Generator, numpy.random.BitGenerator, "
+    "numpy.random.RandomState or torch.Generator"
+)
+
+
+def _describe(obj: object) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def object_source(obj: object, target: Callable[[], Any] | None = None) -> ObjectSource:
+    """The source for one generator object; ``TypeError`` for anything else."""
+    kind = _kind(obj)
+    if kind is None:
+        raise TypeError(
+            f"reprorng manages {_SUPPORTED} objects, not {obj!r} of type {_describe(obj)}"
+        )
+    name = f"{type(obj).__name__} at {id(obj):#x}"
+    return kind((lambda: obj) if target is None else target, name)
+
+
+def object_sources(generators: object) -> tuple[ObjectSource, ...]:
+    """The sources for ``generators=``: an iterable of generator objects, checked up front."""
+    if _kind(generators) is not None:
+        raise TypeError(
+            f"generators must be an iterable of generator objects, got one "
+            f"{_describe(generators)}; pass generators=[...]"
+        )
+    if isinstance(generators, (str, bytes)) or not isinstance(generators, Iterable):
+        raise TypeError(
+            f"generators must be an iterable of generator objects, "
+            f"got {generators!r} of type {type(generators).__name__}"
+        )
+    sources: dict[int, ObjectSource] = {}
+    for obj in generators:
+        source = object_source(obj)
+        sources.setdefault(source.key(), source)
+    return tuple(sources.values())
+
+
+class _Entry:
+    """One registered object, held weakly when it can be, else by its last reference."""
+
+    __slots__ = ("obj", "ref", "source")
+
+    def __init__(self, obj: object) -> None:
+        self.obj: object | None
+        try:
+            self.ref: Any = weakref.ref(obj)
+            self.obj = None
+        except TypeError:
+            self.obj = obj
+            self.ref = self._strong
+        self.source = object_source(obj, self.ref)
+
+    def _strong(self) -> object | None:
+        return self.obj
+
+    def alive(self) -> bool:
+        if self.obj is None:
+            return self.ref() is not None
+        # The entry's own attribute and the argument are the only references left.
+        return sys.getrefcount(self.obj) > _LAST_REFERENCE
+
+
+def _last_reference_count() -> int:
+    probe = _Entry.__new__(_Entry)
+    probe.obj = object()
+    return sys.getrefcount(probe.obj)
+
+
+_LAST_REFERENCE = _last_reference_count()
+
+_lock = threading.Lock()
+# By id of the registered object, in registration order.
+_entries: dict[int, _Entry] = {}
+# Called with the source of an object registered while blocks are open.
+on_register: list[Callable[[ObjectSource], None]] = []
+
+
+def _sweep() -> None:
+    for ident, entry in list(_entries.items()):
+        if not entry.alive():
+            del _entries[ident]
+
+
+def register(obj: object) -> None:
+    """Have every block and snapshot manage ``obj``, a generator object, from now on.
+
+    ``obj`` is a ``random.Random``, ``numpy.random.Generator``,
+    ``BitGenerator`` or ``RandomState``, or a ``torch.Generator``; anything
+    else raises ``TypeError``. Registering never keeps ``obj`` alive: once the
+    rest of the program lets go of it, it is dropped. Registering an object
+    twice registers it once. An object registered while blocks are open is
+    seeded with the innermost block's seed and restored when they close, as
+    a library imported inside a block is.
+    """
+    entry = _Entry(obj)
+    with _lock:
+        _sweep()
+        if id(obj) in _entries:
+            return
+        _entries[id(obj)] = entry
+    for callback in on_register:
+        callback(entry.source)
+
+
+def unregister(obj: object) -> None:
+    """Stop managing ``obj``; ``ValueError`` if it is not registered.
+
+    Blocks open now still put back the state it had at their entry.
+    """
+    with _lock:
+        _sweep()
+        entry = _entries.get(id(obj))
+        if entry is None or (entry.obj if entry.obj is not None else entry.ref()) is not obj:
+            raise ValueError(f"{obj!r} is not registered with reprorng")
+        del _entries[id(obj)]
+
+
+def registered() -> tuple[ObjectSource, ...]:
+    """The sources of the registered objects still alive, in registration order."""
+    if not _entries:
+        return ()
+    with _lock:
+        _sweep()
+        return tuple(entry.source for entry in _entries.values())
+
+
+def has_registered() -> bool:
+    """Whether anything is registered (perhaps collected since); cheap."""
+    return bool(_entries)
+
+
+def merge(first: tuple[ObjectSource, ...], second: tuple[ObjectSource, ...]) -> tuple[Any, ...]:
+    """``first`` then ``second``, without a second source for the same generator."""
+    keys = {source.key() for source in first}
+    return first + tuple(source for source in second if source.key() not in keys)
