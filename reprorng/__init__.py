@@ -17,6 +17,7 @@ from reprorng._decorate import reproducible
 from reprorng._objects import register, unregister
 from reprorng._seed import ENV_VAR, SeedLike, derive_seed
 from reprorng._sources import ENTRY_POINT_GROUP, add_source, exclude, include, source_names
+from reprorng._state import RngState, snapshot
 from reprorng.data import WorkerInit, loader_generator, worker_init_fn
 from reprorng.determinism import deterministic
 from reprorng.distributed import broadcast_seed, rank_seed
@@ -24,6 +25,7 @@ from reprorng.distributed import broadcast_seed, rank_seed
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ENV_VAR",
+    "RngState",
     "SeedLike",
     "WorkerInit",
     "add_source",
@@ -37,6 +39,7 @@ __all__ = [
     "rank_seed",
     "register",
     "reproducible",
+    "snapshot",
     "source_names",
     "unregister",
     "worker_init_fn",

@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Isolated",
+    "block_sources",
     "capture_all",
     "check_timeout",
+    "exclusive",
     "fixed_rng",
     "restore_all",
     "run_seeded",
@@ -106,7 +108,12 @@ def _active_sources() -> tuple[Source, ...]:
     return active
 
 
-def _block_sources(block: fixed_rng) -> tuple[Source, ...]:
+def exclusive() -> threading.RLock:
+    """The lock held while generator state is captured, seeded or restored."""
+    return _lock
+
+
+def block_sources(block: fixed_rng) -> tuple[Source, ...]:
     """What a block manages: the active sources it does not exclude, then its objects."""
     sources = _active_sources()
     if block.exclude:
@@ -132,7 +139,7 @@ def _restore(saved: dict[Source, object]) -> None:
 def capture_all() -> dict[Source, object]:
     """The state of every active source and registered object, as :func:`restore_all` puts back."""
     with _lock:
-        return {source: source.capture() for source in _block_sources(_EVERYTHING)}
+        return {source: source.capture() for source in block_sources(_EVERYTHING)}
 
 
 def restore_all(states: dict[Source, object]) -> None:
@@ -178,7 +185,7 @@ def _enter(block: fixed_rng) -> _Frame:
         _admit(frame, block.timeout)
         saved = frame.saved
         try:
-            for source in _block_sources(block):
+            for source in block_sources(block):
                 saved[source] = source.swap(seed)
             if block.switches is not None:
                 frame.switched.append((block.switches, block.switches.switch()))
@@ -360,7 +367,7 @@ class Isolated:
             saved, state = frame.saved, self._state
             fresh: list[Source] = []
             try:
-                for source in _block_sources(block):
+                for source in block_sources(block):
                     if state is not None and source in state:
                         saved[source] = source.exchange(state[source])
                     else:

@@ -28,12 +28,14 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
-from reprorng._sources import _Source, numpy_seed
+from reprorng._sources import _Source, check_numpy_state, check_tensor, numpy_seed, try_state
 
 __all__ = [
+    "KINDS",
     "ObjectSource",
+    "as_list",
     "object_source",
     "object_sources",
     "register",
@@ -72,6 +74,10 @@ class RandomInstance(ObjectSource):
     def restore(self, state: object) -> None:
         self.target().setstate(state)
 
+    def load(self, data: object) -> object:
+        try_state(lambda: random.Random().setstate(cast(Any, data)), self.kind)
+        return data
+
 
 @functools.lru_cache(maxsize=64)
 def _seeded(bit_generator_type: Any, seed: int) -> dict[str, Any]:
@@ -106,6 +112,13 @@ class NumpyBitGenerator(ObjectSource):
     def restore(self, state: object) -> None:
         self._bit_generator().state = state
 
+    def load(self, data: object) -> object:
+        check_numpy_state(data, self.kind, with_gaussian=False)
+        target = self.target()
+        if target is not None:
+            _same_bit_generator(self._bit_generator(), data)
+        return data
+
 
 class NumpyRandomState(ObjectSource):
     """A ``numpy.random.RandomState``: its bit generator and its cached gaussian."""
@@ -127,6 +140,21 @@ class NumpyRandomState(ObjectSource):
     def restore(self, state: object) -> None:
         self.target().set_state(state)
 
+    def load(self, data: object) -> object:
+        check_numpy_state(data, self.kind, with_gaussian=True)
+        target = self.target()
+        if target is not None:
+            _same_bit_generator(target._bit_generator, data)
+        return data
+
+
+def _same_bit_generator(bit_generator: object, data: Any) -> None:
+    if type(bit_generator).__name__ != data["bit_generator"]:
+        raise ValueError(
+            f"a saved {data['bit_generator']} state cannot be restored into a generator "
+            f"drawing from {type(bit_generator).__name__}"
+        )
+
 
 class TorchGenerator(ObjectSource):
     """A ``torch.Generator`` on any device."""
@@ -141,6 +169,35 @@ class TorchGenerator(ObjectSource):
 
     def restore(self, state: object) -> None:
         self.target().set_state(state)
+
+    def dump(self, state: object) -> object:
+        return {"device": self.target().device.type, "state": state}
+
+    def load(self, data: object) -> object:
+        import torch
+
+        if not (isinstance(data, dict) and data.keys() == {"device", "state"}):
+            raise ValueError(f"a saved {self.kind} state is a dict of 'device' and 'state'")
+        device, state = data["device"], data["state"]
+        check_tensor(state, self.kind)
+        target = self.target()
+        if target is not None and target.device.type != device:
+            raise ValueError(
+                f"a saved state of a {device} torch.Generator cannot be restored into "
+                f"a {target.device.type} one"
+            )
+        if device == "cpu":
+            try_state(lambda: torch.Generator().set_state(state), self.kind)
+        elif target is not None:
+            try_state(lambda: torch.Generator(device=target.device).set_state(state), self.kind)
+        return state
+
+
+#: Each kind of object source, by the name saved snapshots give it.
+KINDS: dict[str, type[ObjectSource]] = {
+    kind.kind: kind
+    for kind in (RandomInstance, NumpyBitGenerator, NumpyRandomState, TorchGenerator)
+}
 
 
 def _kind(obj: object) -> type[ObjectSource] | None:
@@ -181,8 +238,8 @@ def object_source(obj: object, target: Callable[[], Any] | None = None) -> Objec
     return kind((lambda: obj) if target is None else target, name)
 
 
-def object_sources(generators: object) -> tuple[ObjectSource, ...]:
-    """The sources for ``generators=``: an iterable of generator objects, checked up front."""
+def as_list(generators: object) -> list[object]:
+    """``generators=``, an iterable of generator objects, as a list; ``TypeError`` if not one."""
     if _kind(generators) is not None:
         raise TypeError(
             f"generators must be an iterable of generator objects, got one "
@@ -193,8 +250,13 @@ def object_sources(generators: object) -> tuple[ObjectSource, ...]:
             f"generators must be an iterable of generator objects, "
             f"got {generators!r} of type {type(generators).__name__}"
         )
+    return list(generators)
+
+
+def object_sources(generators: object) -> tuple[ObjectSource, ...]:
+    """The sources for ``generators=``, each object checked before any is used."""
     sources: dict[int, ObjectSource] = {}
-    for obj in generators:
+    for obj in as_list(generators):
         source = object_source(obj)
         sources.setdefault(source.key(), source)
     return tuple(sources.values())

@@ -20,6 +20,7 @@ import random
 import struct
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "exclude",
     "excluded",
     "include",
+    "known_sources",
     "numpy_seed",
     "same_state",
     "source_names",
@@ -63,9 +65,28 @@ class Source(Protocol):
     def exchange(self, state: object) -> object:
         """:meth:`capture`, then :meth:`restore` ``state``; return the captured state."""
 
+    def dump(self, state: object) -> object | None:
+        """A captured state as plain values to save; ``None`` if it cannot be saved."""
+
+    def load(self, data: object) -> object:
+        """What :meth:`dump` gave, as a state to restore; ``ValueError`` if it is not valid."""
+
 
 class _Source:
-    """What the built-in sources share: ``swap`` and ``exchange`` from the other methods."""
+    """What the built-in sources share: ``swap`` and ``exchange`` from the other methods.
+
+    ``dump`` and ``load`` convert a captured state to the plain values a saved
+    snapshot holds (ints, floats, strings, bytes, lists, tuples, dicts, numpy
+    arrays, CPU tensors) and back; ``load`` raises ``ValueError`` for data
+    that is not a valid state, before anything is changed. ``dump`` returns
+    ``None`` for a state that only means something in this process.
+    """
+
+    def dump(self, state: object) -> object | None:
+        return state
+
+    def load(self, data: object) -> object:
+        return data
 
     def capture(self) -> object:
         raise NotImplementedError
@@ -143,6 +164,15 @@ class PythonRandom(_Source):
         generator: Any = random._inst
         twister, generator.gauss_next = cast(tuple[tuple[int, ...], Any], state)
         _random.Random.setstate(generator, twister)
+
+    def load(self, data: object) -> object:
+        if not (isinstance(data, tuple) and len(data) == 2):
+            raise ValueError("the state of 'random' is a pair (twister, cached gaussian)")
+        twister, gaussian = data
+        if gaussian is not None and not isinstance(gaussian, float):
+            raise ValueError("the cached gaussian of 'random' is a float or None")
+        try_state(lambda: _random.Random().setstate(twister), "random")
+        return twister, gaussian
 
     def swap(self, seed: int) -> object:
         generator: Any = random._inst
@@ -294,6 +324,10 @@ class NumpyGlobal(_Source):
     def restore(self, state: object) -> None:
         bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
         np_random = self._random()
+        if bit_generator is None:  # a loaded state
+            bit_generator = np_random.get_bit_generator()
+            if type(bit_generator).__name__ != extra["bit_generator"]:
+                bit_generator = _bit_generator_type(extra)()
         if np_random.get_bit_generator() is not bit_generator:
             np_random.set_bit_generator(bit_generator)
         if twister is None:
@@ -302,6 +336,115 @@ class NumpyGlobal(_Source):
         view = self._view(bit_generator)
         assert view is not None
         self._put_back(view, twister, extra)
+
+    def dump(self, state: object) -> object:
+        """numpy's own dict form, as ``np.random.get_state(legacy=False)`` gives it."""
+        _bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
+        if twister is None:
+            return extra
+        *key, position = _MT19937_MEMORY.unpack(twister)
+        return {
+            "bit_generator": "MT19937",
+            "state": {"key": sys.modules["numpy"].array(key, dtype="uint32"), "pos": position},
+            "has_gauss": int(extra is not None),
+            "gauss": 0.0 if extra is None else extra,
+        }
+
+    def load(self, data: object) -> object:
+        import numpy.random
+
+        check_numpy_state(data, "numpy", with_gaussian=True)
+        scratch = numpy.random.RandomState(_bit_generator_type(data)())
+        try_state(lambda: scratch.set_state(cast(Any, data)), "numpy")
+        # No bit generator: restore sets the state on one of its kind.
+        return None, None, data
+
+
+#: The numpy bit generators whose saved states reprorng reads back.
+NUMPY_BIT_GENERATORS = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
+
+
+def try_state(action: Callable[[], object], name: str) -> None:
+    """Run ``action``, which tries a state on a scratch generator; ``ValueError`` if it fails."""
+    try:
+        action()
+    except Exception as error:  # noqa: BLE001 - any complaint means the state is not valid
+        raise ValueError(f"not a valid state for {name!r}: {error}") from None
+
+
+def _array(value: object, dtype: str, length: int) -> bool:
+    return (
+        type(value).__name__ == "ndarray"
+        and cast(Any, value).dtype == dtype
+        and cast(Any, value).shape == (length,)
+    )
+
+
+def _integer(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+# What each bit generator's ``state`` entry holds, checked before numpy sees it:
+# numpy's own setters take positions and flags it would later read out of bounds.
+_BIT_GENERATOR_STATES: dict[str, Callable[[Any], bool]] = {
+    "MT19937": lambda state: (
+        state.keys() == {"key", "pos"}
+        and _array(state["key"], "uint32", 624)
+        and _integer(state["pos"], 0, 624)
+    ),
+    "PCG64": lambda state: (
+        state.keys() == {"state", "inc"}
+        and _integer(state["state"], 0, 2**128 - 1)
+        and _integer(state["inc"], 0, 2**128 - 1)
+    ),
+    "Philox": lambda state: (
+        state.keys() == {"counter", "key"}
+        and _array(state["counter"], "uint64", 4)
+        and _array(state["key"], "uint64", 2)
+    ),
+    "SFC64": lambda state: state.keys() == {"state"} and _array(state["state"], "uint64", 4),
+}
+_BIT_GENERATOR_STATES["PCG64DXSM"] = _BIT_GENERATOR_STATES["PCG64"]
+
+
+def check_numpy_state(data: object, name: str, *, with_gaussian: bool) -> None:
+    """``ValueError`` unless ``data`` is a numpy bit generator's state dict, every field in range.
+
+    ``with_gaussian``: a ``RandomState``'s, which also holds the cached gaussian.
+    """
+    if not isinstance(data, dict) or data.get("bit_generator") not in NUMPY_BIT_GENERATORS:
+        raise ValueError(
+            f"the state of {name!r} is a numpy state dict of one of the bit generators "
+            f"{', '.join(NUMPY_BIT_GENERATORS)}"
+        )
+    kind = data["bit_generator"]
+    keys = {"bit_generator", "state"}
+    if kind != "MT19937":
+        keys |= {"has_uint32", "uinteger"}
+    if kind == "Philox":
+        keys |= {"buffer", "buffer_pos"}
+    if with_gaussian:
+        keys |= {"has_gauss", "gauss"}
+    state = data["state"]
+    valid = (
+        data.keys() == keys
+        and isinstance(state, dict)
+        and _BIT_GENERATOR_STATES[kind](state)
+        and ("has_uint32" not in keys or _integer(data["has_uint32"], 0, 1))
+        and ("uinteger" not in keys or _integer(data["uinteger"], 0, 2**32 - 1))
+        and ("buffer" not in keys or _array(data["buffer"], "uint64", 4))
+        and ("buffer_pos" not in keys or _integer(data["buffer_pos"], 0, 4))
+        and ("has_gauss" not in keys or _integer(data["has_gauss"], 0, 1))
+        and ("gauss" not in keys or type(data["gauss"]) is float)
+    )
+    if not valid:
+        raise ValueError(f"not a valid {kind} state for {name!r}: a field is missing or wrong")
+
+
+def _bit_generator_type(data: Any) -> Any:
+    import numpy.random
+
+    return getattr(numpy.random, data["bit_generator"])
 
 
 def numpy_seed(seed: int) -> int | list[int]:
@@ -316,6 +459,19 @@ def numpy_seed(seed: int) -> int | list[int]:
     would draw identical numbers in a block with a large seed.
     """
     return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32, 0]
+
+
+def check_tensor(data: object, name: str) -> None:
+    """``ValueError`` unless ``data`` is a generator state: a 1-D uint8 CPU tensor."""
+    torch = _torch()
+    if not (
+        torch is not None
+        and isinstance(data, torch.Tensor)
+        and data.dtype == torch.uint8
+        and data.dim() == 1
+        and data.device.type == "cpu"
+    ):
+        raise ValueError(f"the state of {name!r} is a 1-D uint8 CPU tensor")
 
 
 def _torch() -> Any:
@@ -352,6 +508,13 @@ class TorchCPU(_Source):
 
     def restore(self, state: object) -> None:
         self._generator.set_state(state)
+
+    def load(self, data: object) -> object:
+        import torch
+
+        check_tensor(data, "torch")
+        try_state(lambda: torch.Generator().set_state(cast(Any, data)), "torch")
+        return data
 
     def swap(self, seed: int) -> object:
         generator = self._generator
@@ -436,6 +599,17 @@ class TorchAccelerator(_Source):
     def seed(self, seed: int) -> None:
         self._module().manual_seed_all(seed)
 
+    def dump(self, state: object) -> object | None:
+        # Not initialised: no state yet, only a queue of calls, which cannot be saved.
+        return None if isinstance(state, _Lazy) else state
+
+    def load(self, data: object) -> object:
+        if not isinstance(data, tuple):
+            raise ValueError(f"the state of {self.name!r} is a tuple, one tensor per device")
+        for each in data:
+            check_tensor(each, self.name)
+        return data
+
     def restore(self, state: object) -> None:
         module = self._module()
         if not isinstance(state, _Lazy):
@@ -506,6 +680,10 @@ class TorchMPS(_Source):
     def restore(self, state: object) -> None:
         _torch().mps.set_rng_state(state)
 
+    def load(self, data: object) -> object:
+        check_tensor(data, self.name)
+        return data
+
 
 #: The sources every block manages, in the order they are captured and seeded.
 SOURCES: tuple[Source, ...] = (
@@ -549,6 +727,14 @@ class _Added(_Source):
     def exchange(self, state: object) -> object:
         own = getattr(self.source, "exchange", None)
         return own(state) if callable(own) else super().exchange(state)
+
+    def dump(self, state: object) -> object | None:
+        own = getattr(self.source, "dump", None)
+        return own(state) if callable(own) else state
+
+    def load(self, data: object) -> object:
+        own = getattr(self.source, "load", None)
+        return own(data) if callable(own) else data
 
     def __repr__(self) -> str:
         return f"<reprorng source {self.name!r}: {self.source!r}>"
@@ -605,20 +791,24 @@ def all_sources() -> tuple[Source, ...]:
 
     Sources switched off with :func:`exclude` are left out.
     """
-    global _plugins_loaded
-    if not _plugins_loaded:
-        _plugins_loaded = True
-        _load_plugins()
-    every = (*SOURCES, *_added)
+    every = known_sources()
     if _excluded:
         return tuple(source for source in every if source.name not in _excluded)
     return every
 
 
+def known_sources() -> tuple[Source, ...]:
+    """Every source, switched off or not: the built-in ones, then the added ones."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        _load_plugins()
+    return (*SOURCES, *_added)
+
+
 def source_names() -> tuple[str, ...]:
     """The names of every source reprorng knows, switched off or not, active or not."""
-    all_sources()
-    return tuple(source.name for source in (*SOURCES, *_added))
+    return tuple(source.name for source in known_sources())
 
 
 def check_names(names: object, what: str) -> frozenset[str]:
@@ -669,7 +859,7 @@ def add_source(source: object) -> None:
     one of them, or whose name is taken, raises ``TypeError``/``ValueError``.
     """
     global version
-    all_sources()
+    known_sources()
     _added.append(_check(source, f"add_source({source!r})"))
     version += 1
 
