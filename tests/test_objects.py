@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 import weakref
@@ -42,9 +43,8 @@ def draw(generator: Any, count: int = 3) -> list[Any]:
         return generator.random_raw(count).tolist()
     if isinstance(generator, np.random.Generator):
         # 32-bit draws leave half a 64-bit word buffered (has_uint32).
-        return generator.integers(0, 2**32, size=count, dtype=np.uint32).tolist() + [
-            generator.standard_normal()
-        ]
+        words = generator.integers(0, 2**32, size=count, dtype=np.uint32).tolist()
+        return [*words, generator.standard_normal()]
     if isinstance(generator, np.random.RandomState):
         return generator.standard_normal(count).tolist()  # odd count: a gaussian cached
     if isinstance(generator, torch.Generator):
@@ -199,10 +199,8 @@ def registered():
 
     yield add
     for obj in objects:
-        try:
+        with contextlib.suppress(ValueError):
             unregister(obj)
-        except ValueError:
-            pass
 
 
 def test_a_registered_generator_is_managed_by_every_block(registered):
@@ -305,7 +303,7 @@ def test_sources_are_switched_off_and_on_globally():
 
 def test_exclusions_name_known_sources():
     assert {"random", "numpy", "torch", "cuda"} <= set(reprorng.source_names())
-    with pytest.raises(ValueError, match="'nmupy'.*'numpy'"):
+    with pytest.raises(ValueError, match=r"'nmupy'.*'numpy'"):
         fixed_rng(1, exclude={"nmupy"})
     with pytest.raises(TypeError, match="set, list or tuple"):
         fixed_rng(1, exclude="numpy")
