@@ -1,0 +1,184 @@
+"""Determinism switches: set for a block, every one put back after."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import warnings
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from reprorng import determinism, deterministic, fixed_rng, reproducible
+
+VARIABLE = "CUBLAS_WORKSPACE_CONFIG"
+
+
+def settings() -> tuple[bool, bool, bool, bool, str | None]:
+    return (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        os.environ.get(VARIABLE),
+    )
+
+
+def set_settings(
+    algorithms: bool, warn_only: bool, cudnn: bool, benchmark: bool, cublas: str | None
+) -> None:
+    torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
+    torch.backends.cudnn.deterministic = cudnn
+    torch.backends.cudnn.benchmark = benchmark
+    if cublas is None:
+        os.environ.pop(VARIABLE, None)
+    else:
+        os.environ[VARIABLE] = cublas
+
+
+@pytest.fixture(autouse=True)
+def _settings_put_back() -> Iterator[None]:
+    before = settings()
+    yield
+    set_settings(*before)
+
+
+PRIORS = list(
+    itertools.product([False, True], [False, True], [False, True], [False, True], [None, ":16:8"])
+)
+
+
+def expected_inside(
+    prior: tuple[bool, bool, bool, bool, str | None], warn_only: bool
+) -> tuple[object, ...]:
+    return (True, warn_only, True, False, prior[4] or ":4096:8")
+
+
+@pytest.mark.parametrize("warn_only", [False, True])
+def test_every_prior_combination_is_switched_and_put_back_by_deterministic(warn_only):
+    for prior in PRIORS:
+        set_settings(*prior)
+        with deterministic(warn_only=warn_only):
+            assert settings() == expected_inside(prior, warn_only), prior
+        assert settings() == prior
+
+
+@pytest.mark.parametrize("warn_only", [False, True])
+def test_every_prior_combination_is_switched_and_put_back_by_a_block(warn_only):
+    for prior in PRIORS:
+        set_settings(*prior)
+        with fixed_rng(3, deterministic=True, warn_only=warn_only):
+            assert settings() == expected_inside(prior, warn_only), prior
+            assert random.random() == random.Random(3).random()
+        assert settings() == prior
+
+
+def test_a_block_without_the_switch_leaves_the_settings_alone():
+    set_settings(False, False, False, True, None)
+    with fixed_rng(3):
+        assert settings() == (False, False, False, True, None)
+
+
+def test_settings_are_put_back_when_the_block_raises():
+    set_settings(False, False, False, True, None)
+    with pytest.raises(KeyError), fixed_rng(1, deterministic=True):
+        raise KeyError
+    assert settings() == (False, False, False, True, None)
+
+
+def test_settings_changed_inside_are_put_back_too():
+    set_settings(False, False, False, True, None)
+    with deterministic():
+        set_settings(False, False, False, True, ":0:0")
+    assert settings() == (False, False, False, True, None)
+
+
+def test_nested_switches_unwind_in_order():
+    set_settings(False, False, False, True, None)
+    with fixed_rng(1, deterministic=True, warn_only=True):
+        with deterministic():
+            assert settings()[:2] == (True, False)
+        assert settings()[:2] == (True, True)
+    assert settings() == (False, False, False, True, None)
+
+
+def test_deterministic_decorates_functions():
+    set_settings(False, False, False, True, None)
+
+    @deterministic(warn_only=True)
+    def inside() -> tuple[object, ...]:
+        return settings()
+
+    assert inside() == (True, True, True, False, ":4096:8")
+    assert settings() == (False, False, False, True, None)
+
+
+def test_a_decorated_generator_switches_only_while_its_body_runs():
+    set_settings(False, False, False, True, None)
+
+    @reproducible(1, deterministic=True)
+    def body():
+        while True:
+            yield settings()
+
+    steps = body()
+    assert next(steps)[0] is True
+    assert settings() == (False, False, False, True, None)
+    assert next(steps)[0] is True
+    steps.close()
+    assert settings() == (False, False, False, True, None)
+
+
+def test_bad_options_are_errors():
+    with pytest.raises(TypeError, match="deterministic"):
+        fixed_rng(1, deterministic="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs deterministic=True"):
+        fixed_rng(1, warn_only=True)
+    with pytest.raises(TypeError, match="warn_only"):
+        deterministic(warn_only=1)  # type: ignore[arg-type]
+
+
+def test_with_cuda_initialised_an_unset_cublas_variable_warns_once(monkeypatch):
+    set_settings(False, False, False, True, None)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(determinism, "_warned_about_cublas", False)
+    with (
+        pytest.warns(RuntimeWarning, match="CUBLAS_WORKSPACE_CONFIG.*already initialised"),
+        deterministic(),
+    ):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with deterministic():
+            pass
+
+
+def test_with_the_variable_already_set_nothing_warns(monkeypatch):
+    set_settings(False, False, False, True, ":4096:8")
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(determinism, "_warned_about_cublas", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with deterministic():
+            pass
+
+
+def test_a_switching_block_open_across_a_yield_is_switched_off_in_between():
+    prior = (False, False, False, True, None)
+    set_settings(*prior)
+
+    @reproducible(1)
+    def body():
+        with fixed_rng(2, deterministic=True):
+            yield settings()
+            yield settings()
+
+    steps = body()
+    assert next(steps)[0] is True
+    assert settings() == prior
+    assert next(steps)[0] is True
+    assert settings() == prior
+    steps.close()
+    assert settings() == prior
