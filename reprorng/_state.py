@@ -354,7 +354,7 @@ class RngState:
             if not (isinstance(entry, dict) and entry.keys() == {"kind", "state"}):
                 raise _bad("a generator entry is not a dict of kind and state")
             kind = entry["kind"]
-            if kind not in _objects.KINDS:
+            if not isinstance(kind, str) or kind not in _objects.KINDS:
                 raise _bad(f"unknown generator kind {kind!r}")
             _load(_objects.KINDS[kind](lambda: None, kind), entry["state"])
             generators.append((kind, entry["state"]))
