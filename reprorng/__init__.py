@@ -6,18 +6,24 @@ accelerator exactly as their own seeding calls do, run the block, and then put
 every generator back bit for bit, as if the block had never run. Importing
 reprorng imports neither numpy nor torch, and never initialises CUDA.
 
-``derive_seed`` derives independent seeds from one; ``worker_init_fn`` and
-``loader_generator`` seed ``DataLoader`` workers and shuffling; ``rank_seed``
-and ``broadcast_seed`` give per-rank and shared seeds under
-``torch.distributed``.
+Generator objects are seeded in place with ``generators=`` or ``register``;
+``snapshot()`` returns an ``RngState`` that can be restored, saved and put
+in torch checkpoints; ``deterministic()`` switches torch to deterministic
+algorithms for a block; other generator families plug in as sources
+(``add_source``, the ``reprorng.sources`` entry points) and any source can
+be left out (``exclude``). ``derive_seed`` derives independent seeds from
+one; ``worker_init_fn`` and ``loader_generator`` seed ``DataLoader`` workers
+and shuffling; ``rank_seed`` and ``broadcast_seed`` give per-rank and shared
+seeds under ``torch.distributed``.
 """
+
+from typing import TYPE_CHECKING
 
 from reprorng._block import fixed_rng
 from reprorng._decorate import reproducible
 from reprorng._objects import register, unregister
 from reprorng._seed import ENV_VAR, SeedLike, derive_seed
 from reprorng._sources import ENTRY_POINT_GROUP, add_source, exclude, include, source_names
-from reprorng._state import RngState, snapshot
 from reprorng.data import WorkerInit, loader_generator, worker_init_fn
 from reprorng.determinism import deterministic
 from reprorng.distributed import broadcast_seed, rank_seed
@@ -45,3 +51,15 @@ __all__ = [
     "worker_init_fn",
 ]
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from reprorng._state import RngState, snapshot
+
+
+def __getattr__(name: str) -> object:
+    # Snapshots need json, hashlib and tempfile: imported on first use, not with reprorng.
+    if name in ("RngState", "snapshot"):
+        from reprorng import _state
+
+        return getattr(_state, name)
+    raise AttributeError(f"module 'reprorng' has no attribute {name!r}")

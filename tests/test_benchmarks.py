@@ -17,6 +17,7 @@ def test_benchmark_runs_and_reports_every_goal():
         timeout=300,
     )
     assert result.returncode in (0, 1), result.stderr
-    for row in ("manual / fixed_rng", "@reproducible / fixed_rng", "import reprorng"):
+    rows = ("manual / fixed_rng", "@reproducible / fixed_rng", "import reprorng", "from_bytes")
+    for row in (*rows, "per extra registered generator"):
         assert row in result.stdout
     assert "imports neither numpy nor torch" in result.stdout
