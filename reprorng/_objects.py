@@ -30,7 +30,15 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from reprorng._sources import _Source, check_numpy_state, check_tensor, numpy_seed, try_state
+from reprorng._sources import (
+    Twister,
+    _Source,
+    check_numpy_state,
+    check_tensor,
+    check_twister,
+    numpy_seed,
+    try_state,
+)
 
 __all__ = [
     "KINDS",
@@ -75,6 +83,9 @@ class RandomInstance(ObjectSource):
         self.target().setstate(state)
 
     def load(self, data: object) -> object:
+        if not (isinstance(data, tuple) and len(data) == 3 and type(data[0]) is int):
+            raise ValueError("a random.Random state is (version, twister, cached gaussian)")
+        check_twister(data[1], data[2], self.kind)
         try_state(lambda: random.Random().setstate(cast(Any, data)), self.kind)
         return data
 
@@ -121,12 +132,36 @@ class NumpyBitGenerator(ObjectSource):
 
 
 class NumpyRandomState(ObjectSource):
-    """A ``numpy.random.RandomState``: its bit generator and its cached gaussian."""
+    """A ``numpy.random.RandomState``: its bit generator and its cached gaussian.
+
+    One drawing from a Mersenne Twister, as most do, goes through a
+    :class:`~reprorng._sources.Twister`, like numpy's global generator.
+    """
 
     kind = "numpy.RandomState"
 
+    def __init__(self, target: Callable[[], Any], name: str) -> None:
+        super().__init__(target, name)
+        self._twister = Twister(target)
+
+    def _view(self) -> memoryview | None:
+        return self._twister.view(self.target()._bit_generator)
+
     def capture(self) -> object:
-        return self.target().get_state(legacy=False)
+        view = self._view()
+        if view is None:
+            return self.target().get_state(legacy=False)
+        twister, gaussian = self._twister.take_gaussian(view)
+        self._twister.put_back(view, twister, gaussian)
+        return twister, gaussian
+
+    def swap(self, seed: int) -> object:
+        view = self._view()
+        if view is None:
+            return super().swap(seed)
+        state = self._twister.take_gaussian(view)
+        self._twister.seed_into(view, seed)
+        return state
 
     def seed(self, seed: int) -> None:
         generator = self.target()
@@ -138,7 +173,18 @@ class NumpyRandomState(ObjectSource):
         generator.set_state(state)
 
     def restore(self, state: object) -> None:
-        self.target().set_state(state)
+        if isinstance(state, dict):
+            self.target().set_state(state)
+            return
+        view = self._view()
+        assert view is not None
+        twister, gaussian = cast(tuple[bytes, Any], state)
+        self._twister.put_back(view, twister, gaussian)
+
+    def dump(self, state: object) -> object:
+        if isinstance(state, dict):
+            return state
+        return Twister.as_dict(*cast(tuple[bytes, Any], state))
 
     def load(self, data: object) -> object:
         check_numpy_state(data, self.kind, with_gaussian=True)

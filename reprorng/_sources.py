@@ -28,9 +28,11 @@ __all__ = [
     "SOURCES",
     "WATCHED_MODULES",
     "Source",
+    "Twister",
     "add_source",
     "all_sources",
     "check_names",
+    "check_twister",
     "exclude",
     "excluded",
     "include",
@@ -169,8 +171,7 @@ class PythonRandom(_Source):
         if not (isinstance(data, tuple) and len(data) == 2):
             raise ValueError("the state of 'random' is a pair (twister, cached gaussian)")
         twister, gaussian = data
-        if gaussian is not None and not isinstance(gaussian, float):
-            raise ValueError("the cached gaussian of 'random' is a float or None")
+        check_twister(twister, gaussian, "random")
         try_state(lambda: _random.Random().setstate(twister), "random")
         return twister, gaussian
 
@@ -195,39 +196,31 @@ _MT19937_MEMORY = struct.Struct("=624Ii")
 _STAND_IN_KEY = tuple(range(1, 625))
 
 
-class NumpyGlobal(_Source):
-    """numpy's global ``RandomState``, the one behind ``np.random.seed`` and ``np.random.rand``.
+class Twister:
+    """Fast access to a legacy ``RandomState`` that draws from a Mersenne Twister.
 
-    ``np.random.get_state``/``set_state`` copy the 624-word key one element at
-    a time, and ``np.random.seed`` drops the bit generator's ``seed_seq`` for
-    good. For the usual Mersenne Twister bit generator neither is on the hot
-    path: the twister is read and written as bytes through its memory
-    (``BitGenerator.ctypes.state_address``), and a seeded twister is made by
-    ``np.random.seed``'s own code on a private generator, then copied in.
+    ``RandomState.get_state``/``set_state`` copy the 624-word key one element
+    at a time. Here the twister is read and written as bytes through its
+    memory (``BitGenerator.ctypes.state_address``, its layout checked once
+    against the public state), and a seeded twister is made by
+    ``RandomState.seed``'s own code on a private generator, then copied in.
 
-    The legacy generator's cached gaussian has no getter. Drawing a normal
-    tells: a cached one is returned without moving the twister, a fresh pair
-    moves it and caches its second half, which a second draw takes out again.
-    numpy zeroes the cache whenever it is taken, so "none cached" is one exact
-    state. ``set_state``, the only setter of the cache, puts one back.
+    The cached gaussian has no getter. Drawing a normal tells: a cached one
+    is returned without moving the twister, a fresh pair moves it and caches
+    its second half, which a second draw takes out again. numpy zeroes the
+    cache whenever it is taken, so "none cached" is one exact state.
+    ``set_state``, the only setter of the cache, puts one back.
+
+    ``legacy()`` gives the ``RandomState`` (or the ``numpy.random`` module,
+    whose functions are its methods).
     """
 
-    name = "numpy"
-
-    def __init__(self) -> None:
+    def __init__(self, legacy: Callable[[], Any]) -> None:
+        self._legacy = legacy
         # Twisters whose memory layout was confirmed, by id, kept alive with their view.
         self._views: dict[int, tuple[object, memoryview]] = {}
-        self._scratch: tuple[Any, memoryview] | None = None
-        self._repeats = _Repeats()
 
-    def active(self) -> bool:
-        return "numpy.random" in sys.modules
-
-    @staticmethod
-    def _random() -> Any:
-        return sys.modules["numpy.random"]
-
-    def _view(self, bit_generator: Any) -> memoryview | None:
+    def view(self, bit_generator: Any) -> memoryview | None:
         """The memory of a Mersenne Twister bit generator, once its layout is confirmed."""
         known = self._views.get(id(bit_generator))
         if known is not None:
@@ -244,9 +237,9 @@ class NumpyGlobal(_Source):
         self._views[id(bit_generator)] = (bit_generator, view)
         return view
 
-    def _take_gaussian(self, view: memoryview) -> tuple[bytes, float | None]:
+    def take_gaussian(self, view: memoryview) -> tuple[bytes, float | None]:
         """The twister and the cached gaussian (``None`` if none); leaves none cached."""
-        standard_normal = self._random().standard_normal
+        standard_normal = self._legacy().standard_normal
         twister = bytes(view)
         normal = standard_normal()
         if bytes(view) == twister:
@@ -254,50 +247,89 @@ class NumpyGlobal(_Source):
         standard_normal()  # takes out the half the fresh pair cached
         return twister, None
 
-    def _put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
+    def put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
         if gaussian is None:
-            self._take_gaussian(view)
-        self._set(view, twister, gaussian)
+            self.take_gaussian(view)
+        self.set(view, twister, gaussian)
 
-    def _set(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
+    def set(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
         """Set twister and cached gaussian; expects none cached."""
         if gaussian is not None:
-            self._random().set_state(("MT19937", _STAND_IN_KEY, 0, 1, gaussian))
+            self._legacy().set_state(("MT19937", _STAND_IN_KEY, 0, 1, gaussian))
         view[:] = twister
 
-    def _seed_into(self, view: memoryview, seed: int) -> None:
+    def seed_into(self, view: memoryview, seed: int) -> None:
         """Seed the twister as ``np.random.seed(seed)`` would; expects none cached."""
-        if self._scratch is None:
-            np_random = self._random()
+        global _scratch
+        if _scratch is None:
+            # Not ``import numpy.random``: this may run while numpy imports it.
+            np_random = sys.modules["numpy.random"]
             bit_generator = np_random.MT19937()
-            scratch_view = self._view(bit_generator)
+            scratch_view = Twister(lambda: None).view(bit_generator)
             assert scratch_view is not None
-            self._scratch = (np_random.RandomState(bit_generator), scratch_view)
-        generator, scratch_view = self._scratch
+            _scratch = (np_random.RandomState(bit_generator), scratch_view)
+        generator, scratch_view = _scratch
         generator.seed(numpy_seed(seed))
         view[:] = scratch_view
+
+    @staticmethod
+    def as_dict(twister: bytes, gaussian: float | None) -> dict[str, Any]:
+        """numpy's own dict form of a state, as ``get_state(legacy=False)`` gives it."""
+        *key, position = _MT19937_MEMORY.unpack(twister)
+        return {
+            "bit_generator": "MT19937",
+            "state": {"key": sys.modules["numpy"].array(key, dtype="uint32"), "pos": position},
+            "has_gauss": int(gaussian is not None),
+            "gauss": 0.0 if gaussian is None else gaussian,
+        }
+
+
+# A private legacy generator and its memory, where twisters are seeded.
+_scratch: tuple[Any, memoryview] | None = None
+
+
+class NumpyGlobal(_Source):
+    """numpy's global ``RandomState``, the one behind ``np.random.seed`` and ``np.random.rand``.
+
+    With the usual Mersenne Twister bit generator, its state goes through a
+    :class:`Twister`: faster than ``np.random.get_state``/``set_state``, and
+    unlike ``np.random.seed`` it keeps the bit generator's ``seed_seq``.
+    """
+
+    name = "numpy"
+
+    def __init__(self) -> None:
+        self._twister = Twister(lambda: sys.modules["numpy.random"])
+        self._repeats = _Repeats()
+
+    def active(self) -> bool:
+        return "numpy.random" in sys.modules
+
+    @staticmethod
+    def _random() -> Any:
+        return sys.modules["numpy.random"]
 
     def capture(self) -> object:
         np_random = self._random()
         bit_generator = np_random.get_bit_generator()
-        view = self._view(bit_generator)
+        view = self._twister.view(bit_generator)
         if view is None:
             return bit_generator, None, np_random.get_state(legacy=False)
-        twister, gaussian = self._take_gaussian(view)
-        self._put_back(view, twister, gaussian)
+        twister, gaussian = self._twister.take_gaussian(view)
+        self._twister.put_back(view, twister, gaussian)
         return bit_generator, twister, gaussian
 
     def swap(self, seed: int) -> object:
         bit_generator = self._random().get_bit_generator()
-        view = self._view(bit_generator)
+        view = self._twister.view(bit_generator)
         if view is None:
             return super().swap(seed)
-        twister, gaussian = self._take_gaussian(view)
+        twister, gaussian = self._twister.take_gaussian(view)
         seeded = self._repeats.get(seed)
         if seeded is not None:
             view[:] = seeded
         else:
-            self._seed_into(view, seed)
+            self._twister.seed_into(view, seed)
             if self._repeats.again(seed):
                 self._repeats.keep(seed, bytes(view))
         return bit_generator, twister, gaussian
@@ -305,21 +337,21 @@ class NumpyGlobal(_Source):
     def exchange(self, state: object) -> object:
         bit_generator = self._random().get_bit_generator()
         new_bit_generator, new_twister, new_gaussian = cast(tuple[Any, Any, Any], state)
-        view = self._view(bit_generator)
+        view = self._twister.view(bit_generator)
         if view is None or new_bit_generator is not bit_generator or new_twister is None:
             return super().exchange(state)
-        twister, gaussian = self._take_gaussian(view)
-        self._set(view, new_twister, new_gaussian)
+        twister, gaussian = self._twister.take_gaussian(view)
+        self._twister.set(view, new_twister, new_gaussian)
         return bit_generator, twister, gaussian
 
     def seed(self, seed: int) -> None:
         np_random = self._random()
-        view = self._view(np_random.get_bit_generator())
+        view = self._twister.view(np_random.get_bit_generator())
         if view is None:
             np_random.seed(numpy_seed(seed))
             return
-        self._take_gaussian(view)
-        self._seed_into(view, seed)
+        self._twister.take_gaussian(view)
+        self._twister.seed_into(view, seed)
 
     def restore(self, state: object) -> None:
         bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
@@ -333,22 +365,14 @@ class NumpyGlobal(_Source):
         if twister is None:
             np_random.set_state(extra)
             return
-        view = self._view(bit_generator)
+        view = self._twister.view(bit_generator)
         assert view is not None
-        self._put_back(view, twister, extra)
+        self._twister.put_back(view, twister, extra)
 
     def dump(self, state: object) -> object:
         """numpy's own dict form, as ``np.random.get_state(legacy=False)`` gives it."""
         _bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
-        if twister is None:
-            return extra
-        *key, position = _MT19937_MEMORY.unpack(twister)
-        return {
-            "bit_generator": "MT19937",
-            "state": {"key": sys.modules["numpy"].array(key, dtype="uint32"), "pos": position},
-            "has_gauss": int(extra is not None),
-            "gauss": 0.0 if extra is None else extra,
-        }
+        return extra if twister is None else Twister.as_dict(twister, extra)
 
     def load(self, data: object) -> object:
         import numpy.random
@@ -405,6 +429,20 @@ _BIT_GENERATOR_STATES: dict[str, Callable[[Any], bool]] = {
     "SFC64": lambda state: state.keys() == {"state"} and _array(state["state"], "uint64", 4),
 }
 _BIT_GENERATOR_STATES["PCG64DXSM"] = _BIT_GENERATOR_STATES["PCG64"]
+
+
+def check_twister(twister: object, gaussian: object, name: str) -> None:
+    """``ValueError`` unless these are a Python twister's 625 ints and a float or ``None``."""
+    if not (
+        isinstance(twister, tuple)
+        and len(twister) == 625
+        and all(type(word) is int and 0 <= word < 2**32 for word in twister)
+        and twister[624] <= 624
+        and (gaussian is None or type(gaussian) is float)
+    ):
+        raise ValueError(
+            f"the state of {name!r} is 624 32-bit words, a position up to 624, and a float or None"
+        )
 
 
 def check_numpy_state(data: object, name: str, *, with_gaussian: bool) -> None:

@@ -345,7 +345,8 @@ class RngState:
         sources: dict[str, Any] = {}
         known = {source.name: source for source in _sources.known_sources()}
         for name, data in body["sources"].items():
-            sources[name] = data
+            # Kept in the form reprorng writes, so that equal states compare equal.
+            sources[name] = _canonical(data)
             source = known.get(name)
             if source is not None:
                 _load(source, data)
@@ -357,7 +358,7 @@ class RngState:
             if not isinstance(kind, str) or kind not in _objects.KINDS:
                 raise _bad(f"unknown generator kind {kind!r}")
             _load(_objects.KINDS[kind](lambda: None, kind), entry["state"])
-            generators.append((kind, entry["state"]))
+            generators.append((kind, _canonical(entry["state"])))
         return cls._make(sources, tuple(generators), None)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -482,6 +483,14 @@ class RngState:
         for source, (_kind, data) in zip(targets, self._generators, strict=True):
             plan.append((source, _load(source, data)))
         return plan, absent
+
+
+def _canonical(data: Any) -> Any:
+    """Saved data as reprorng writes it (``0x1p+0`` is written ``0x1.0000000000000p+0``)."""
+    try:
+        return _encode(_decode(data))
+    except TypeError as error:  # cannot happen for decoded values; kept for safety
+        raise _bad(str(error)) from None
 
 
 def _no_constant(name: str) -> None:
