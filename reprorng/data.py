@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from reprorng._objects import registered
 from reprorng._seed import SeedLike, derive_seed, resolve_seed
 from reprorng._sources import numpy_seed
 from reprorng.distributed import current_rank
@@ -27,8 +28,9 @@ __all__ = ["WorkerInit", "loader_generator", "worker_init_fn"]
 class WorkerInit:
     """A ``DataLoader`` ``worker_init_fn`` that seeds the worker, then calls ``then``.
 
-    In the worker, Python's :mod:`random`, numpy's global generator and torch
-    are seeded with ``derive_seed(torch.initial_seed(), "worker", rank)``:
+    In the worker, Python's :mod:`random`, numpy's global generator, torch and
+    every generator object given to :func:`reprorng.register` are seeded with
+    ``derive_seed(torch.initial_seed(), "worker", rank)``:
     ``torch.initial_seed()`` is the seed the ``DataLoader`` gave this worker
     for this epoch, and ``rank`` is :func:`reprorng.distributed.current_rank`.
     ``then(worker_id)``, if given, runs afterwards: your own initialisation.
@@ -56,6 +58,10 @@ class WorkerInit:
         random.seed(seed)
         np.random.seed(numpy_seed(seed))
         torch.manual_seed(seed)
+        # Copies of the parent's registered generators: without this, every
+        # worker would draw the same numbers from them.
+        for source in registered():
+            source.seed(seed)
         if self.then is not None:
             self.then(worker_id)
 

@@ -104,6 +104,46 @@ def test_each_worker_is_seeded_from_its_torch_seed_and_rank_as_documented():
         assert drawn == expected
 
 
+class RegisteredDraws(Dataset[tuple[int, float]]):
+    """Each sample: the worker's torch seed and a draw from a registered numpy Generator."""
+
+    def __init__(self, generator: object) -> None:
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> tuple[int, float]:
+        info = get_worker_info()
+        assert info is not None
+        return info.seed, float(self.generator.random())  # type: ignore[attr-defined]
+
+
+def test_registered_generators_are_seeded_per_worker():
+    import numpy as np
+
+    generator = np.random.default_rng(1)
+    reprorng.register(generator)
+    try:
+        loader = DataLoader(
+            RegisteredDraws(generator),
+            batch_size=None,
+            num_workers=2,
+            generator=loader_generator(3),
+            worker_init_fn=worker_init_fn,
+            multiprocessing_context="fork",
+        )
+        by_worker: dict[int, list[float]] = {}
+        for worker_seed, value in loader:
+            by_worker.setdefault(int(worker_seed), []).append(float(value))
+    finally:
+        reprorng.unregister(generator)
+    assert len(by_worker) == 2
+    for worker_seed, drawn in by_worker.items():
+        fresh = np.random.default_rng(derive_seed(worker_seed, "worker", 0))
+        assert drawn == [fresh.random() for _ in drawn]
+
+
 def add_offset(worker_id: int) -> None:
     info = get_worker_info()
     assert info is not None
