@@ -92,3 +92,72 @@ def test_block_that_initialises_cuda_is_seeded_inside_and_replays_the_queue_afte
     inside, after, initial_seed = run_python(code.format(prefix="")).splitlines()
     assert inside == seeded
     assert int(initial_seed) != 5
+
+
+def test_a_cuda_generator_object_is_seeded_in_place_and_restored():
+    generator = torch.Generator(device="cuda").manual_seed(1)
+    torch.rand(3, device="cuda", generator=generator)
+    reference = torch.Generator(device="cuda")
+    reference.set_state(generator.get_state())
+    with fixed_rng(42, generators=[generator]):
+        inside = torch.rand(3, device="cuda", generator=generator)
+    fresh = torch.Generator(device="cuda").manual_seed(42)
+    assert torch.equal(inside, torch.rand(3, device="cuda", generator=fresh))
+    after = torch.rand(3, device="cuda", generator=generator)
+    assert torch.equal(after, torch.rand(3, device="cuda", generator=reference))
+
+
+def test_a_snapshot_saves_and_restores_every_device():
+    from reprorng import RngState, snapshot
+
+    torch.cuda.init()
+    generator = torch.Generator(device="cuda").manual_seed(3)
+    state = snapshot(generators=[generator])
+    assert "cuda" in state.sources
+    expected = device_draws(), torch.rand(2, device="cuda", generator=generator).tolist()
+    again = RngState.from_bytes(state.to_bytes())
+    assert again == state
+    again.restore(generators=[generator])
+    assert (device_draws(), torch.rand(2, device="cuda", generator=generator).tolist()) == expected
+
+
+def test_a_snapshot_before_cuda_starts_restores_the_queue_and_saves_without_it():
+    out = run_python(
+        """
+        import torch
+        import reprorng
+
+        torch.manual_seed(7)  # queued: CUDA is not initialised
+        state = reprorng.snapshot()
+        torch.cuda.manual_seed_all(9)  # queued after the snapshot
+        state.restore()
+        assert not torch.cuda.is_initialized()
+        value = torch.rand(2, device="cuda").tolist()
+        torch.cuda.manual_seed_all(7)
+        assert value == torch.rand(2, device="cuda").tolist(), "the later seed survived"
+        print("cuda" in reprorng.RngState.from_bytes(state.to_bytes()).sources)
+        """
+    )
+    assert out.split() == ["False"]
+
+
+def test_deterministic_with_cuda_started_warns_once_about_cublas():
+    out = run_python(
+        """
+        import os, warnings
+        import torch
+        import reprorng
+
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        torch.cuda.init()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with reprorng.deterministic():
+                pass
+            with reprorng.fixed_rng(1, deterministic=True):
+                torch.rand(2, device="cuda")
+        print(sum("CUBLAS_WORKSPACE_CONFIG" in str(w.message) for w in caught))
+        print(os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+        """
+    )
+    assert out.split() == ["1", "None"]
