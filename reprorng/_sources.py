@@ -598,6 +598,27 @@ class _Lazy:
         tracker.call_order = list(self.calls)
 
 
+class _SeedAll:
+    """A queued seeding of every device, as ``manual_seed_all`` queues it."""
+
+    __slots__ = ("module", "seed")
+
+    def __init__(self, module: Any, seed: int) -> None:
+        self.module = module
+        self.seed = seed
+
+    def __call__(self) -> None:
+        for index in range(self.module.device_count()):
+            self.module.default_generators[index].manual_seed(self.seed)
+
+    def __repr__(self) -> str:
+        return f"<manual_seed_all({self.seed}) queued by reprorng>"
+
+
+# Stands for the stack trace torch keeps with a queued call, shown if it fails.
+_QUEUED_BY = ["  (seed queued by a reprorng block; no stack trace was kept)\n"]
+
+
 class TorchAccelerator(_Source):
     """Every device of one lazily initialised torch accelerator (``cuda``, ``xpu``, ``mtia``).
 
@@ -635,7 +656,20 @@ class TorchAccelerator(_Source):
         return _Lazy(tracker)
 
     def seed(self, seed: int) -> None:
-        self._module().manual_seed_all(seed)
+        module = self._module()
+        tracker = getattr(module, "_lazy_seed_tracker", None)
+        queue = getattr(tracker, "queue_seed_all", None)
+        lock = getattr(module, "_initialization_lock", None)
+        if queue is None or lock is None:
+            module.manual_seed_all(seed)
+            return
+        with lock:
+            if module.is_initialized():
+                module.manual_seed_all(seed)
+            else:
+                # What manual_seed_all queues, without the stack trace it
+                # formats for each call (tens of µs, on every block).
+                queue(_SeedAll(module, seed), _QUEUED_BY)
 
     def dump(self, state: object) -> object | None:
         # Not initialised: no state yet, only a queue of calls, which cannot be saved.

@@ -374,6 +374,24 @@ def test_uninitialised_cuda_queue_is_seeded_inside_and_left_as_it_was(cuda_repor
     assert not torch.cuda.is_initialized()
 
 
+def test_the_seed_a_block_queues_seeds_each_device_as_manual_seed_all_would(
+    cuda_reported_available, monkeypatch
+):
+    devices = (torch.Generator(), torch.Generator())
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "default_generators", devices, raising=False)
+    tracker: Any = torch.cuda._lazy_seed_tracker
+    with fixed_rng(3):
+        queued, _stack = tracker.manual_seed_all_cb
+    queued()
+    ours = [device.get_state() for device in devices]
+    torch.cuda.manual_seed_all(3)
+    torchs, _stack = tracker.manual_seed_all_cb
+    torchs()
+    assert all(torch.equal(a, b.get_state()) for a, b in zip(ours, devices, strict=True))
+    assert torch.equal(ours[0], torch.Generator().manual_seed(3).get_state())
+
+
 def test_seed_queued_inside_block_by_user_does_not_outlive_it(cuda_reported_available):
     queue = lazy_queue()
     with fixed_rng(3):

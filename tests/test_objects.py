@@ -230,8 +230,18 @@ def test_registering_anything_else_is_a_type_error():
         register([1, 2])
 
 
+def weakly_referenced(make: Callable[[], object]) -> bool:
+    try:
+        weakref.ref(make())
+    except TypeError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("make", [random.Random, torch.Generator], ids=["Random", "torch"])
 def test_registration_never_keeps_a_weakly_referenced_object_alive(make):
+    if not weakly_referenced(make):  # torch.Generator before torch 2.12
+        pytest.skip(f"{make.__name__} takes no weak references in this version")
     generator = make()
     register(generator)
     alive = weakref.ref(generator)
