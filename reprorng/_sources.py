@@ -660,16 +660,14 @@ class TorchAccelerator(_Source):
         tracker = getattr(module, "_lazy_seed_tracker", None)
         queue = getattr(tracker, "queue_seed_all", None)
         lock = getattr(module, "_initialization_lock", None)
-        if queue is None or lock is None:
-            module.manual_seed_all(seed)
-            return
-        with lock:
-            if module.is_initialized():
-                module.manual_seed_all(seed)
-            else:
-                # What manual_seed_all queues, without the stack trace it
-                # formats for each call (tens of µs, on every block).
-                queue(_SeedAll(module, seed), _QUEUED_BY)
+        if queue is not None and lock is not None and not module.is_initialized():
+            with lock:  # torch's own lock (not re-entrant), as manual_seed_all takes it
+                if not module.is_initialized():
+                    # What manual_seed_all queues, without the stack trace it
+                    # formats for each call (tens of µs, on every block).
+                    queue(_SeedAll(module, seed), _QUEUED_BY)
+                    return
+        module.manual_seed_all(seed)
 
     def dump(self, state: object) -> object | None:
         # Not initialised: no state yet, only a queue of calls, which cannot be saved.

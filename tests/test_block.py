@@ -392,6 +392,28 @@ def test_the_seed_a_block_queues_seeds_each_device_as_manual_seed_all_would(
     assert torch.equal(ours[0], torch.Generator().manual_seed(3).get_state())
 
 
+def test_an_initialised_device_is_seeded_directly(cuda_reported_available, monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [])
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: None)
+    real = torch.cuda.manual_seed_all
+
+    def manual_seed_all(seed: int) -> None:
+        calls.append(seed)
+        real(seed)
+
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", manual_seed_all)
+    # In a thread, so that a deadlock on torch's initialisation lock fails instead of hanging.
+    thread = threading.Thread(
+        target=lambda: fixed_rng(3).__enter__().__exit__(None, None, None), daemon=True
+    )
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "deadlocked"
+    assert calls == [3]
+
+
 def test_seed_queued_inside_block_by_user_does_not_outlive_it(cuda_reported_available):
     queue = lazy_queue()
     with fixed_rng(3):
