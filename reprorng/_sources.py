@@ -648,8 +648,25 @@ class TorchAccelerator(_Source):
             self._available = available is None or bool(available())
         return self._available
 
+    @staticmethod
+    def _devices(module: Any) -> tuple[Any, ...] | None:
+        """Each device's default generator, once the accelerator is initialised.
+
+        Their own ``get_state``/``manual_seed``/``set_state`` do what the
+        module's ``*_all`` functions do, without a lock, a copy and a closure
+        per device and call.
+        """
+        is_initialized = getattr(module, "is_initialized", None)
+        if is_initialized is None or not is_initialized():
+            return None
+        devices = getattr(module, "default_generators", None)
+        return devices if isinstance(devices, tuple) and devices else None
+
     def capture(self) -> object:
         module = self._module()
+        devices = self._devices(module)
+        if devices is not None:
+            return tuple(device.get_state() for device in devices)
         tracker = getattr(module, "_lazy_seed_tracker", None)
         if tracker is None or module.is_initialized():
             return tuple(module.get_rng_state_all())
@@ -657,6 +674,11 @@ class TorchAccelerator(_Source):
 
     def seed(self, seed: int) -> None:
         module = self._module()
+        devices = self._devices(module)
+        if devices is not None:
+            for device in devices:
+                device.manual_seed(seed)
+            return
         tracker = getattr(module, "_lazy_seed_tracker", None)
         queue = getattr(tracker, "queue_seed_all", None)
         lock = getattr(module, "_initialization_lock", None)
@@ -683,7 +705,18 @@ class TorchAccelerator(_Source):
     def restore(self, state: object) -> None:
         module = self._module()
         if not isinstance(state, _Lazy):
-            module.set_rng_state_all(state)
+            states = cast(tuple[Any, ...], state)
+            devices = self._devices(module)
+            if devices is None:
+                module.set_rng_state_all(states)
+                return
+            if len(states) != len(devices):
+                raise ValueError(
+                    f"a state of {len(states)} {self.name} devices cannot be restored on "
+                    f"{len(devices)}"
+                )
+            for device, device_state in zip(devices, states, strict=True):
+                device.set_state(device_state)
             return
         state.put_back(module._lazy_seed_tracker)
         if not module.is_initialized():

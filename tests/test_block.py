@@ -395,6 +395,8 @@ def test_the_seed_a_block_queues_seeds_each_device_as_manual_seed_all_would(
 def test_an_initialised_device_is_seeded_directly(cuda_reported_available, monkeypatch):
     calls: list[int] = []
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "default_generators", (), raising=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [])
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: None)
     real = torch.cuda.manual_seed_all
