@@ -27,14 +27,20 @@ Contender = Callable[[], object]
 
 
 def manual() -> None:
-    """The snippet people copy: save, seed, (run), restore, for each library."""
+    """The snippet people copy: save, seed, (run), restore, for each library.
+
+    With CUDA initialised (as ``fork_rng`` leaves it), every device too, as a block does.
+    """
     saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    devices = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     random.seed(42)
     np.random.seed(42)
-    torch.manual_seed(42)
+    torch.manual_seed(42)  # CUDA included
     random.setstate(saved[0])
     np.random.set_state(saved[1])
     torch.set_rng_state(saved[2])
+    if devices is not None:
+        torch.cuda.set_rng_state_all(devices)
 
 
 def block() -> None:
