@@ -32,7 +32,8 @@ def manual() -> None:
     With CUDA initialised (as ``fork_rng`` leaves it), every device too, as a block does.
     """
     saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    devices = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    started = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+    devices = torch.cuda.get_rng_state_all() if started else None
     random.seed(42)
     np.random.seed(42)
     torch.manual_seed(42)  # CUDA included
