@@ -399,11 +399,10 @@ def test_an_initialised_device_is_seeded_directly(cuda_reported_available, monke
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [])
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: None)
-    real = torch.cuda.manual_seed_all
 
     def manual_seed_all(seed: int) -> None:
-        calls.append(seed)
-        real(seed)
+        with torch.cuda._initialization_lock:  # as torch's own takes it
+            calls.append(seed)
 
     monkeypatch.setattr(torch.cuda, "manual_seed_all", manual_seed_all)
     # In a thread, so that a deadlock on torch's initialisation lock fails instead of hanging.
