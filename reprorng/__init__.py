@@ -63,3 +63,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(_state, name)
     raise AttributeError(f"module 'reprorng' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

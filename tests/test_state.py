@@ -337,3 +337,23 @@ def test_a_well_framed_body_with_any_value_changed_is_refused_or_restores_exactl
     if set(state.sources) <= {"random", "numpy", "torch"}:
         others = set(reprorng.source_names()) - set(state.sources)
         assert snapshot(generators=generators, exclude=others) == state
+
+
+def test_snapshot_support_is_imported_on_first_use():
+    from .helpers import run_python
+
+    out = run_python(
+        """
+        import sys
+        import reprorng
+
+        print("reprorng._state" in sys.modules, "snapshot" in dir(reprorng))
+        reprorng.snapshot
+        print("reprorng._state" in sys.modules)
+        try:
+            reprorng.no_such_name
+        except AttributeError as error:
+            print("no_such_name" in str(error))
+        """
+    )
+    assert out.split() == ["False", "True", "True", "True"]
