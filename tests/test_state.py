@@ -22,7 +22,7 @@ import reprorng
 from reprorng import RngState, fixed_rng, register, snapshot, unregister
 from reprorng._state import FORMAT_VERSION, MAGIC
 
-from .helpers import draws, global_states
+from .helpers import draws, global_states, run_python
 from .test_objects import FRESH, KINDS, clone, draw
 
 
@@ -340,8 +340,6 @@ def test_a_well_framed_body_with_any_value_changed_is_refused_or_restores_exactl
 
 
 def test_snapshot_support_is_imported_on_first_use():
-    from .helpers import run_python
-
     out = run_python(
         """
         import sys
