@@ -1,0 +1,350 @@
+"""The command line, through real processes: ``reprorng run`` and ``reprorng check``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from reprorng.cli import hash_seed
+
+
+def reprorng(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("REPRORNG_SEED", "PYTHONHASHSEED")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "reprorng", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        input=stdin,
+        env={**environment, **(env or {})},
+    )
+
+
+def script(folder: Path, name: str, code: str) -> str:
+    (folder / name).write_text(textwrap.dedent(code))
+    return name
+
+
+DRAWS = """
+    import os, random, sys
+    import numpy as np
+    import torch
+
+    print(random.random(), np.random.random(), torch.rand(1).item())
+    print(os.environ["PYTHONHASHSEED"], hash("reprorng"))
+"""
+
+
+# -- run ---------------------------------------------------------------------------------
+
+
+def test_run_seeds_every_generator_and_repeats_in_fresh_processes(tmp_path):
+    name = script(tmp_path, "draws.py", DRAWS)
+    first = reprorng("run", "--seed", "42", name, cwd=tmp_path)
+    second = reprorng("run", "--seed", "42", name, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    values = first.stdout.split()
+    random_value, numpy_value, torch_value = map(float, values[:3])
+    assert random_value == __import__("random").Random(42).random()
+    assert numpy_value == np.random.RandomState(42).random()
+    assert torch_value == torch.rand(1, generator=torch.Generator().manual_seed(42)).item()
+    assert reprorng("run", "--seed", "43", name, cwd=tmp_path).stdout != first.stdout
+
+
+def test_run_fixes_the_hash_seed_from_the_seed(tmp_path):
+    name = script(tmp_path, "draws.py", DRAWS)
+    seed = 2**40 + 7
+    out = reprorng("run", "--seed", str(seed), name, cwd=tmp_path).stdout.split()
+    assert out[3] == str(hash_seed(seed)) == str(7)
+    expected = subprocess.run(
+        [sys.executable, "-c", "print(hash('reprorng'))"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "7"},
+    ).stdout.split()
+    assert out[4:] == expected
+
+
+def test_run_behaves_like_python_argv_name_path_stdin_and_exit_status(tmp_path):
+    (tmp_path / "helper.py").write_text("VALUE = 5\n")
+    name = script(
+        tmp_path,
+        "program.py",
+        """
+        import sys
+        import helper  # found next to the script, as python finds it
+
+        print(sys.argv, __name__, helper.VALUE, sys.stdin.read().strip())
+        sys.exit(int(sys.argv[1]))
+        """,
+    )
+    result = reprorng("run", "--seed", "1", name, "3", "--flag", cwd=tmp_path, stdin="hello")
+    assert result.returncode == 3
+    assert result.stdout.strip() == "['program.py', '3', '--flag'] __main__ 5 hello"
+
+
+def test_run_reports_the_programs_exception_and_exit_status(tmp_path):
+    name = script(tmp_path, "fails.py", "raise KeyError('boom')\n")
+    result = reprorng("run", "--seed", "1", name, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "KeyError: 'boom'" in result.stderr
+
+
+def test_run_a_module_with_dash_m(tmp_path):
+    package = tmp_path / "tool"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(
+        "import sys, random\nprint(sys.argv[1:], random.random())\n"
+    )
+    result = reprorng("run", "--seed", "42", "-m", "tool", "x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["['x']", str(__import__("random").Random(42).random())]
+
+
+def test_run_prints_a_replayable_seed_and_takes_it_from_the_environment(tmp_path):
+    name = script(tmp_path, "draws.py", DRAWS)
+    fresh = reprorng("run", name, cwd=tmp_path)
+    line = next(line for line in fresh.stderr.splitlines() if line.startswith("reprorng: seed="))
+    seed = int(line.split("=")[1].split()[0])
+    assert f"(replay: reprorng run --seed {seed} draws.py)" in line
+    assert reprorng("run", "--seed", str(seed), name, cwd=tmp_path).stdout == fresh.stdout
+    from_env = reprorng("run", name, cwd=tmp_path, env={"REPRORNG_SEED": str(seed)})
+    assert from_env.stdout == fresh.stdout
+
+
+def test_run_with_deterministic_switches_torch(tmp_path):
+    name = script(
+        tmp_path,
+        "det.py",
+        "import torch\nprint(torch.are_deterministic_algorithms_enabled(), "
+        "torch.is_deterministic_algorithms_warn_only_enabled())\n",
+    )
+    out = reprorng("run", "--seed", "1", "--deterministic", "--warn-only", name, cwd=tmp_path)
+    assert out.stdout.split() == ["True", "True"]
+    assert reprorng("run", "--seed", "1", name, cwd=tmp_path).stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.py"], "no such script: 'missing.py'"),
+        (["run", "--seed", "abc", "x.py"], "bad --seed 'abc'"),
+        (["run", "--seed", "-1", "x.py"], "bad --seed '-1'"),
+        (["run", "--seed", str(2**64), "x.py"], "bad --seed"),
+        (["run"], "needs a program to run"),
+        (["run", "--warn-only", "x.py"], "--warn-only needs --deterministic"),
+        (["run", "--bogus", "x.py"], "unknown option '--bogus'"),
+        (["launch", "x.py"], "unknown command 'launch'"),
+        (["check", "--runs", "1", "x.py"], "at least 2"),
+        (["check", "--"], "-- needs a command"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(tmp_path, args, message):
+    (tmp_path / "x.py").write_text("print(1)\n")
+    result = reprorng(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_bad_seed_in_the_environment_is_a_usage_error(tmp_path):
+    (tmp_path / "x.py").write_text("print(1)\n")
+    result = reprorng("run", "x.py", cwd=tmp_path, env={"REPRORNG_SEED": "soon"})
+    assert result.returncode == 2
+    assert "REPRORNG_SEED" in result.stderr
+
+
+def test_help_and_the_console_script(tmp_path):
+    assert "reprorng check" in reprorng("--help", cwd=tmp_path).stdout
+    assert reprorng(cwd=tmp_path).returncode == 2
+    console = Path(sys.executable).parent / "reprorng"
+    if console.exists():
+        result = subprocess.run([str(console), "--help"], capture_output=True, text=True)
+        assert result.returncode == 0
+        assert "usage: reprorng run" in result.stdout
+
+
+# -- check -------------------------------------------------------------------------------
+
+
+def check_json(folder: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = reprorng("check", "--json", "--seed", "3", *args, cwd=folder)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+SEEDED = """
+    import random
+    import numpy as np
+    import torch
+
+    print(random.random(), np.random.random(), torch.rand(2).tolist())
+    print(sorted({"apple", "banana", "cherry"}))
+"""
+
+
+def test_check_passes_a_seeded_script(tmp_path):
+    name = script(tmp_path, "seeded.py", SEEDED)
+    result = reprorng("check", "--seed", "3", "--runs", "3", name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 runs of seeded.py with seed 3: reproducible" in result.stdout
+    assert result.stderr.count("reprorng check: run ") == 6  # a line as each run starts and ends
+
+
+CULPRITS = {
+    "the time": ("import time\nprint(time.time())\n", "other"),
+    "os.urandom": ("import os\nprint(os.urandom(8).hex())\n", "other"),
+    "a set of strings": (
+        "print(list({'apple', 'banana', 'cherry', 'date', 'elderberry', 'fig'}))\n",
+        "hash seed",
+    ),
+    "an unseeded generator": (
+        "import numpy as np\nprint(np.random.default_rng().random())\n",
+        "other",
+    ),
+}
+
+
+@pytest.mark.parametrize("culprit", sorted(CULPRITS))
+def test_check_fails_each_usual_culprit_naming_what_differed(tmp_path, culprit):
+    code, cause = CULPRITS[culprit]
+    name = script(tmp_path, "culprit.py", code)
+    status, report = check_json(tmp_path, name)
+    assert status == 1
+    assert report["reproducible"] is False
+    assert report["cause"] == cause
+    differences = report["differences"]
+    assert isinstance(differences, list)
+    assert [d["what"] for d in differences] == ["stdout"]
+    assert differences[0]["line"] == 1
+
+
+def test_the_human_report_names_the_difference_and_the_cause(tmp_path):
+    name = script(tmp_path, "culprit.py", CULPRITS["a set of strings"][0])
+    result = reprorng("check", "--seed", "3", name, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "NOT reproducible" in result.stdout
+    assert "stdout differs between run 1 and run 2, first at line 1" in result.stdout
+    assert "PYTHONHASHSEED" in result.stdout
+    assert "replay: reprorng check --seed 3 culprit.py" in result.stdout
+
+
+def test_same_hash_seed_checks_as_run_runs(tmp_path):
+    name = script(tmp_path, "culprit.py", CULPRITS["a set of strings"][0])
+    status, _ = check_json(tmp_path, "--same-hash-seed", name)
+    assert status == 0
+
+
+def test_check_compares_arrays_numerically_and_names_the_first_difference(tmp_path):
+    name = script(
+        tmp_path,
+        "writes.py",
+        """
+        import numpy as np, torch
+        never = np.random.default_rng().random() > 2
+        np.save("weights.npy", np.arange(12.0).reshape(3, 4) + never)
+        noisy = np.arange(6.0)
+        noisy[4] += np.random.default_rng().random()
+        np.save("noisy.npy", noisy)
+        torch.save({"layer": torch.zeros(2, 2) + torch.rand(1).item()}, "state.pt")
+        """,
+    )
+    status, report = check_json(
+        tmp_path,
+        "--compare",
+        "weights.npy",
+        "--compare",
+        "noisy.npy",
+        "--compare",
+        "state.pt",
+        name,
+    )
+    assert status == 1
+    (difference,) = report["differences"]
+    assert difference["path"] == "noisy.npy"
+    assert "first differing element [4]" in difference["detail"]
+
+
+def test_check_compares_a_directory_by_content(tmp_path):
+    name = script(
+        tmp_path,
+        "writes.py",
+        """
+        import os, random, uuid
+        os.makedirs("out", exist_ok=True)
+        open("out/same.txt", "w").write(str(random.random()))
+        open("out/different.txt", "w").write(str(uuid.uuid4()))
+        """,
+    )
+    status, report = check_json(tmp_path, "--compare", "out", name)
+    assert status == 1
+    assert [d["path"] for d in report["differences"]] == [os.path.join("out", "different.txt")]
+
+
+def test_a_compare_path_that_is_never_written_is_a_usage_error(tmp_path):
+    name = script(tmp_path, "quiet.py", "pass\n")
+    result = reprorng("check", "--seed", "1", "--compare", "nothing.npy", name, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--compare nothing.npy: no such file or directory after run 1" in result.stderr
+
+
+def test_check_runs_any_command_with_the_seed_in_the_environment(tmp_path):
+    code = "import os; print(os.environ['REPRORNG_SEED'], os.environ['PYTHONHASHSEED'])"
+    status, report = check_json(tmp_path, "--same-hash-seed", "--", sys.executable, "-c", code)
+    assert status == 0
+    assert report["program"] == ["--", sys.executable, "-c", code]
+    result = reprorng("check", "--seed", "3", "--", sys.executable, "-c", code, cwd=tmp_path)
+    assert result.returncode == 1  # the hash seed differs between runs by default
+
+
+def test_check_reports_exit_status_differences(tmp_path):
+    name = script(tmp_path, "flaky.py", "import os, sys\nsys.exit(os.urandom(1)[0] % 2 + 1)\n")
+    for _ in range(5):  # one chance in two per try that the runs agree
+        status, report = check_json(tmp_path, "--runs", "4", name)
+        if status == 1:
+            break
+    assert {d["what"] for d in report["differences"]} == {"exit status"}
+
+
+def test_ctrl_c_leaves_nothing_running(tmp_path):
+    marker = tmp_path / "pid"
+    name = script(
+        tmp_path,
+        "slow.py",
+        f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reprorng", "check", "--seed", "1", name],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline, "the program never started"
+        time.sleep(0.1)
+    child = int(marker.read_text())
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode == 130
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
