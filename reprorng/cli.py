@@ -159,13 +159,28 @@ def parse(command: str, argv: list[str]) -> Options:
         raise UsageError(f"reprorng {command} needs a program to run")
     if options.warn_only and not options.deterministic:
         raise UsageError("--warn-only needs --deterministic")
-    script = options.target.script
+    script, module = options.target.script, options.target.module
     if script is not None and not Path(script).is_file():
         raise UsageError(f"no such script: {script!r}")
+    if module is not None and not _module_exists(module):
+        raise UsageError(f"no module named {module!r}")
     for path in options.compare:
         if not path:
             raise UsageError("--compare needs a path")
     return options
+
+
+def _module_exists(name: str) -> bool:
+    """Whether ``python -m name`` would find it, from the current folder."""
+    import importlib.util
+
+    sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+    finally:
+        sys.path.pop(0)
 
 
 def _seed(text: str) -> int:

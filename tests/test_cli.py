@@ -146,6 +146,8 @@ def test_run_with_deterministic_switches_torch(tmp_path):
     ("args", "message"),
     [
         (["run", "missing.py"], "no such script: 'missing.py'"),
+        (["run", "-m", "no_such_module_here"], "no module named 'no_such_module_here'"),
+        (["check", "-m", "no_such.module"], "no module named 'no_such.module'"),
         (["run", "--seed", "abc", "x.py"], "bad --seed 'abc'"),
         (["run", "--seed", "-1", "x.py"], "bad --seed '-1'"),
         (["run", "--seed", str(2**64), "x.py"], "bad --seed"),
