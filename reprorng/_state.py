@@ -174,11 +174,11 @@ def _decode_array(tag: str, content: dict[str, Any], depth: int) -> Any:
     dtype, shape = content["dtype"], content["shape"]
     data = _decode(content["data"], depth + 1)
     if not (
-        isinstance(shape, list)
+        isinstance(data, bytes)
+        and isinstance(dtype, str)
+        and isinstance(shape, list)
         and len(shape) <= 8
         and all(type(size) is int and 0 <= size <= len(data) for size in shape)
-        and isinstance(data, bytes)
-        and isinstance(dtype, str)
     ):
         raise _bad(f"bad {tag} shape or data")
     count = 1
@@ -355,11 +355,7 @@ class RngState:
         sources: dict[str, Any] = {}
         known = {source.name: source for source in _sources.known_sources()}
         for name, data in body["sources"].items():
-            # Kept in the form reprorng writes, so that equal states compare equal.
-            sources[name] = _canonical(data)
-            source = known.get(name)
-            if source is not None:
-                _load(source, data)
+            sources[name] = _read(known.get(name), data)
         generators = []
         for entry in body["generators"]:
             if not (isinstance(entry, dict) and entry.keys() == {"kind", "state"}):
@@ -367,8 +363,8 @@ class RngState:
             kind = entry["kind"]
             if not isinstance(kind, str) or kind not in _objects.KINDS:
                 raise _bad(f"unknown generator kind {kind!r}")
-            _load(_objects.KINDS[kind](lambda: None, kind), entry["state"])
-            generators.append((kind, _canonical(entry["state"])))
+            reader = _objects.KINDS[kind](lambda: None, kind)
+            generators.append((kind, _read(reader, entry["state"])))
         return cls._make(sources, tuple(generators), None)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -495,10 +491,17 @@ class RngState:
         return plan, absent
 
 
-def _canonical(data: Any) -> Any:
-    """Saved data as reprorng writes it (``0x1p+0`` is written ``0x1.0000000000000p+0``)."""
+def _read(source: Source | None, data: Any) -> Any:
+    """Saved data, checked by ``source`` if there is one, in the form reprorng writes it.
+
+    Kept in that form (``0x1p+0`` is written ``0x1.0000000000000p+0``), equal
+    states compare equal.
+    """
+    decoded = _decode(data)
+    if source is not None:
+        _checked(source, decoded)
     try:
-        return _encode(_decode(data))
+        return _encode(decoded)
     except TypeError as error:  # cannot happen for decoded values; kept for safety
         raise _bad(str(error)) from None
 
@@ -509,8 +512,13 @@ def _no_constant(name: str) -> None:
 
 def _load(source: Source, data: Any) -> object:
     """Decode saved data and have ``source`` check it; ``ValueError`` if it is not valid."""
+    return _checked(source, _decode(data))
+
+
+def _checked(source: Source, decoded: Any) -> object:
+    """``source.load(decoded)``, any complaint as ``ValueError``."""
     try:
-        return source.load(_decode(data))
+        return source.load(decoded)
     except ValueError as error:
         raise ValueError(f"not a valid saved state for {source.name!r}: {error}") from None
     except RecursionError:

@@ -230,6 +230,15 @@ def test_a_malicious_pickle_is_refused_without_running(tmp_path, monkeypatch):
     assert not (tmp_path / "reprorng-was-exploited").exists()
 
 
+def test_array_data_of_the_wrong_type_is_refused():
+    body = body_of(snapshot(generators=[np.random.Generator(np.random.Philox(1))]))
+    state = dict(body["generators"][0]["state"]["$dict"])
+    state["buffer"]["$ndarray"]["data"] = {"$float": "0x1p+0"}
+    body["generators"][0]["state"]["$dict"] = [list(pair) for pair in state.items()]
+    with pytest.raises(ValueError, match="bad \\$ndarray shape or data"):
+        RngState.from_bytes(reframed(body))
+
+
 def test_values_out_of_range_are_refused_before_numpy_sees_them():
     body = body_of(snapshot(generators=[np.random.Generator(np.random.MT19937(1))]))
     state = body["generators"][0]["state"]["$dict"]
