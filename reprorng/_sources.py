@@ -805,11 +805,18 @@ ENTRY_POINT_GROUP = "reprorng.sources"
 
 
 class _Added(_Source):
-    """A source added from outside: its own ``swap``/``exchange`` if it has them, else ours."""
+    """A source added from outside: its own ``swap``/``exchange``/``dump``/``load`` if it has them.
+
+    The optional methods are looked up once, here, not at every block.
+    """
 
     def __init__(self, source: Any) -> None:
         self.source = source
         self.name: str = source.name
+        for optional in ("swap", "exchange", "dump", "load"):
+            own = getattr(source, optional, None)
+            if callable(own):
+                setattr(self, optional, own)  # in place of the base class's
 
     def active(self) -> bool:
         return bool(self.source.active())
@@ -822,22 +829,6 @@ class _Added(_Source):
 
     def restore(self, state: object) -> None:
         self.source.restore(state)
-
-    def swap(self, seed: int) -> object:
-        own = getattr(self.source, "swap", None)
-        return own(seed) if callable(own) else super().swap(seed)
-
-    def exchange(self, state: object) -> object:
-        own = getattr(self.source, "exchange", None)
-        return own(state) if callable(own) else super().exchange(state)
-
-    def dump(self, state: object) -> object | None:
-        own = getattr(self.source, "dump", None)
-        return own(state) if callable(own) else state
-
-    def load(self, data: object) -> object:
-        own = getattr(self.source, "load", None)
-        return own(data) if callable(own) else data
 
     def __repr__(self) -> str:
         return f"<reprorng source {self.name!r}: {self.source!r}>"
