@@ -187,8 +187,7 @@ def _enter(block: fixed_rng) -> _Frame:
         try:
             for source in block_sources(block):
                 saved[source] = source.swap(seed)
-            if block.switches is not None:
-                frame.switched.append((block.switches, block.switches.switch()))
+            _switch_on(frame)
         except BaseException:
             _restore(saved)
             raise
@@ -217,6 +216,13 @@ def _closed(frame: _Frame) -> None:
         _restore(frame.saved)
     finally:
         _wake()
+
+
+def _switch_on(frame: _Frame) -> None:
+    """Switch the determinism settings ``frame``'s block asks for, if any, keeping the prior."""
+    switches = frame.block.switches
+    if switches is not None:
+        frame.switched.append((switches, switches.switch()))
 
 
 def _switch_back(frame: _Frame) -> None:
@@ -373,8 +379,7 @@ class Isolated:
                     else:
                         saved[source] = source.swap(block.seed)
                         fresh.append(source)
-                if block.switches is not None:
-                    frame.switched.append((block.switches, block.switches.switch()))
+                _switch_on(frame)
                 for inner in self._frames:
                     inner.thread = frame.thread
                     # A library imported while the body was suspended:
