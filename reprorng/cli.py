@@ -401,7 +401,10 @@ def _compare_files(
         if first[name]["sha256"] == other[name]["sha256"]:
             continue
         detail = "contents differ"
-        mine, theirs = _arrays(first[name]["saved"]), _arrays(other[name]["path"])
+        reference = first[name]
+        if "arrays" not in reference:  # read once, whichever later run differs first
+            reference["arrays"] = _arrays(reference["saved"])
+        mine, theirs = reference["arrays"], _arrays(other[name]["path"])
         if mine is not None and theirs is not None:
             details = [
                 f"{key or 'array'}: {_first_difference(mine[key], theirs[key])}"
