@@ -53,7 +53,14 @@ __all__ = [
 
 
 class ObjectSource(_Source):
-    """A source for one generator object, reached through ``target()``."""
+    """A source for one generator object, reached through ``target()``.
+
+    ``target()`` gives ``None`` once a weakly held object is collected, which
+    can happen at any moment, in the middle of a block too. From then on
+    there is nothing to manage: ``capture`` gives ``None``, and ``seed`` and
+    ``restore`` do nothing. Subclasses implement ``_capture``, ``_seed`` and
+    ``_restore`` on the live object.
+    """
 
     #: What kind of object this is, as saved snapshots name it.
     kind = ""
@@ -69,18 +76,41 @@ class ObjectSource(_Source):
         """Identifies the state: two sources with one key manage the same generator."""
         return id(self.target())
 
+    def capture(self) -> object:
+        target = self.target()
+        return None if target is None else self._capture(target)
+
+    def seed(self, seed: int) -> None:
+        target = self.target()
+        if target is not None:
+            self._seed(target, seed)
+
+    def restore(self, state: object) -> None:
+        target = self.target()
+        if target is not None and state is not None:
+            self._restore(target, state)
+
+    def _capture(self, target: Any) -> object:
+        raise NotImplementedError
+
+    def _seed(self, target: Any, seed: int) -> None:
+        raise NotImplementedError
+
+    def _restore(self, target: Any, state: object) -> None:
+        raise NotImplementedError
+
 
 class RandomInstance(ObjectSource):
     kind = "random.Random"
 
-    def capture(self) -> object:
-        return self.target().getstate()
+    def _capture(self, target: Any) -> object:
+        return target.getstate()
 
-    def seed(self, seed: int) -> None:
-        self.target().seed(seed)
+    def _seed(self, target: Any, seed: int) -> None:
+        target.seed(seed)
 
-    def restore(self, state: object) -> None:
-        self.target().setstate(state)
+    def _restore(self, target: Any, state: object) -> None:
+        target.setstate(state)
 
     def load(self, data: object) -> object:
         if not (isinstance(data, tuple) and len(data) == 3 and type(data[0]) is int):
@@ -106,28 +136,28 @@ class NumpyBitGenerator(ObjectSource):
 
     kind = "numpy.BitGenerator"
 
-    def _bit_generator(self) -> Any:
-        target = self.target()
+    @staticmethod
+    def _bit_generator(target: Any) -> Any:
         return getattr(target, "bit_generator", target)
 
     def key(self) -> int:
-        return id(self._bit_generator())
+        return id(self._bit_generator(self.target()))
 
-    def capture(self) -> object:
-        return self._bit_generator().state
+    def _capture(self, target: Any) -> object:
+        return self._bit_generator(target).state
 
-    def seed(self, seed: int) -> None:
-        bit_generator = self._bit_generator()
+    def _seed(self, target: Any, seed: int) -> None:
+        bit_generator = self._bit_generator(target)
         bit_generator.state = _seeded(_type(bit_generator), seed)
 
-    def restore(self, state: object) -> None:
-        self._bit_generator().state = state
+    def _restore(self, target: Any, state: object) -> None:
+        self._bit_generator(target).state = state
 
     def load(self, data: object) -> object:
         check_numpy_state(data, self.kind, with_gaussian=False)
         target = self.target()
         if target is not None:
-            _same_bit_generator(self._bit_generator(), data)
+            _same_bit_generator(self._bit_generator(target), data)
         return data
 
 
@@ -144,39 +174,39 @@ class NumpyRandomState(ObjectSource):
         super().__init__(target, name)
         self._twister = Twister(target)
 
-    def _view(self) -> memoryview | None:
-        return self._twister.view(self.target()._bit_generator)
+    def _view(self, target: Any) -> memoryview | None:
+        return self._twister.view(target._bit_generator)
 
-    def capture(self) -> object:
-        view = self._view()
+    def _capture(self, target: Any) -> object:
+        view = self._view(target)
         if view is None:
-            return self.target().get_state(legacy=False)
+            return target.get_state(legacy=False)
         twister, gaussian = self._twister.take_gaussian(view)
         self._twister.put_back(view, twister, gaussian)
         return twister, gaussian
 
     def swap(self, seed: int) -> object:
-        view = self._view()
+        target = self.target()
+        view = None if target is None else self._view(target)
         if view is None:
             return super().swap(seed)
         state = self._twister.take_gaussian(view)
         self._twister.seed_into(view, seed)
         return state
 
-    def seed(self, seed: int) -> None:
-        generator = self.target()
-        bit_generator = generator._bit_generator
+    def _seed(self, target: Any, seed: int) -> None:
+        bit_generator = target._bit_generator
         if type(bit_generator).__name__ == "MT19937":
-            generator.seed(numpy_seed(seed))  # also drops the cached gaussian
+            target.seed(numpy_seed(seed))  # also drops the cached gaussian
             return
         state = dict(_seeded(_type(bit_generator), seed), has_gauss=0, gauss=0.0)
-        generator.set_state(state)
+        target.set_state(state)
 
-    def restore(self, state: object) -> None:
+    def _restore(self, target: Any, state: object) -> None:
         if isinstance(state, dict):
-            self.target().set_state(state)
+            target.set_state(state)
             return
-        view = self._view()
+        view = self._view(target)
         assert view is not None
         twister, gaussian = cast(tuple[bytes, Any], state)
         self._twister.put_back(view, twister, gaussian)
@@ -207,14 +237,14 @@ class TorchGenerator(ObjectSource):
 
     kind = "torch.Generator"
 
-    def capture(self) -> object:
-        return self.target().get_state()
+    def _capture(self, target: Any) -> object:
+        return target.get_state()
 
-    def seed(self, seed: int) -> None:
-        self.target().manual_seed(seed)
+    def _seed(self, target: Any, seed: int) -> None:
+        target.manual_seed(seed)
 
-    def restore(self, state: object) -> None:
-        self.target().set_state(state)
+    def _restore(self, target: Any, state: object) -> None:
+        target.set_state(state)
 
     def dump(self, state: object) -> object:
         return {"device": self.target().device.type, "state": state}

@@ -252,6 +252,76 @@ def test_registration_never_keeps_a_weakly_referenced_object_alive(make):
         pass
 
 
+WEAKLY_HELD = [
+    pytest.param(random.Random, id="Random"),
+    pytest.param(
+        torch.Generator,
+        id="torch",
+        marks=pytest.mark.skipif(
+            not weakly_referenced(torch.Generator), reason="no weak references to it here"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("make", WEAKLY_HELD)
+def test_a_registered_object_collected_inside_a_block_is_dropped_at_exit(make):
+    holder = [make()]
+    register(holder[0])
+    before = global_states()
+    with fixed_rng(0):
+        holder.clear()
+        gc.collect()
+    assert global_states() == before
+    assert reprorng.snapshot().generator_kinds == ()
+
+
+@pytest.mark.parametrize("make", WEAKLY_HELD)
+def test_the_bodys_exception_passes_through_when_a_registered_object_is_collected(make):
+    holder = [make()]
+    register(holder[0])
+    with pytest.raises(KeyError) as raised, fixed_rng(0):
+        holder.clear()
+        gc.collect()
+        raise KeyError("from the body")
+    assert raised.value.args == ("from the body",)
+    assert raised.value.__context__ is None
+
+
+@pytest.mark.parametrize("make", WEAKLY_HELD)
+def test_a_registered_object_collected_in_a_nested_block_leaves_the_outer_one_intact(make):
+    holder = [make()]
+    register(holder[0])
+    before = global_states()
+    expected = random.Random(1)
+    with fixed_rng(1):
+        assert random.random() == expected.random()
+        with fixed_rng(2):
+            holder.clear()
+            gc.collect()
+        assert random.random() == expected.random()  # the outer stream goes on
+    assert global_states() == before
+
+
+@pytest.mark.parametrize("make", WEAKLY_HELD)
+def test_a_registered_object_collected_during_a_decorated_generators_step(make):
+    holder = [make()]
+    register(holder[0])
+
+    @reproducible(3)
+    def numbers():
+        yield random.random()
+        holder.clear()  # collected during a step, and gone at the next one
+        gc.collect()
+        yield random.random()
+        yield random.random()
+
+    expected = random.Random(3)
+    before = global_states()
+    assert list(numbers()) == [expected.random() for _ in range(3)]
+    assert global_states() == before
+
+
 def test_the_registry_lets_go_of_a_numpy_object_once_it_holds_the_last_reference():
     # numpy's generators take no weak references; their lock does, and dies with them.
     bit_generator = np.random.PCG64(1)

@@ -1,5 +1,6 @@
 """Property tests: random programs of draws and nested blocks restore bit-exactly,
-and decorated generators advanced in random interleavings keep their streams.
+registered objects may be collected at any step, and decorated generators
+advanced in random interleavings keep their streams.
 
 A program is a list of steps: a draw from some source (several kinds leave
 cached normals behind), a reseed by hand, or a block with its own seed, body
@@ -11,7 +12,9 @@ the code around it draws exactly what it would have drawn without it.
 
 from __future__ import annotations
 
+import gc
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reprorng import fixed_rng, reproducible
+from reprorng import fixed_rng, register, reproducible, unregister
 from tests.helpers import global_states, seed_by_hand
 
 DRAWS = {
@@ -140,6 +143,144 @@ def test_blocks_in_random_programs_restore_bit_exactly(start, program):
     reseed_by_hand(start)
     assert global_states() == initial
     assert run(program) == without_blocks
+
+
+# --- registered objects that may be collected at any step ---------------------------
+
+
+@dataclass(frozen=True)
+class ObjectDraw:
+    index: int
+
+
+@dataclass(frozen=True)
+class Vanish:
+    index: int
+
+
+# Registered objects held only weakly by reprorng: the last reference may go at any step.
+OBJECTS: dict[str, tuple[Callable[[int], Any], Callable[[Any], Any]]] = {
+    "random.Random": (random.Random, lambda generator: generator.random()),
+    "torch.Generator": (
+        lambda seed: torch.Generator().manual_seed(seed),
+        lambda generator: torch.rand(1, generator=generator).item(),
+    ),
+}
+OBJECT_KINDS = sorted(OBJECTS)
+object_steps = st.integers(0, 3).map(ObjectDraw)
+vanishes = st.integers(0, 3).map(Vanish)
+exits = st.sampled_from(["normal", "error", "interrupt"])
+vanishing_programs = st.recursive(
+    st.lists(st.one_of(draws, object_steps, object_steps, vanishes), max_size=6).map(tuple),
+    lambda bodies: st.lists(
+        st.one_of(draws, object_steps, vanishes, st.builds(Block, seeds, bodies, exits)),
+        max_size=6,
+    ).map(tuple),
+    max_leaves=25,
+)
+
+
+def object_state(generator: Any) -> Any:
+    if isinstance(generator, random.Random):
+        return generator.getstate()
+    return generator.get_state().numpy().tobytes()
+
+
+class World:
+    """Four registered objects, two of each kind; only ``alive`` holds them."""
+
+    def __init__(self, start: int) -> None:
+        self.kinds = [OBJECT_KINDS[index % 2] for index in range(4)]
+        self.alive = {
+            index: OBJECTS[kind][0](start + index) for index, kind in enumerate(self.kinds)
+        }
+        for generator in self.alive.values():
+            register(generator)
+
+    def draw(self, index: int, generators: dict[int, Any] | None = None) -> Any:
+        generator = (self.alive if generators is None else generators).get(index)
+        return None if generator is None else OBJECTS[self.kinds[index]][1](generator)
+
+    def vanish(self, index: int) -> None:
+        self.alive.pop(index, None)
+        gc.collect()
+
+    def close(self) -> None:
+        for generator in self.alive.values():
+            unregister(generator)
+
+
+def vanished_in(program: tuple[Any, ...]) -> set[int]:
+    found = set()
+    for step in program:
+        if isinstance(step, Vanish):
+            found.add(step.index)
+        elif isinstance(step, Block):
+            found |= vanished_in(step.body)
+    return found
+
+
+def model_with_objects(block: Block, world: World) -> list[Any]:
+    """A block's own draws: each library seeded by hand, each live object a fresh one."""
+    fresh = {index: OBJECTS[world.kinds[index]][0](block.seed) for index in world.alive}
+    saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    try:
+        seed_by_hand(block.seed)
+        drawn = []
+        for step in block.body:
+            if isinstance(step, Draw):
+                drawn.append(DRAWS[step.kind]())
+            elif isinstance(step, ObjectDraw):
+                drawn.append(world.draw(step.index, fresh))
+            elif isinstance(step, Vanish):
+                fresh.pop(step.index, None)
+            elif isinstance(step, Block):
+                for index in vanished_in(step.body):
+                    fresh.pop(index, None)
+        return drawn
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])
+
+
+def run_with_objects(program: tuple[Any, ...], world: World) -> list[Any]:
+    """Run a program, checking that every block exits cleanly and restores what is still alive."""
+    drawn = []
+    for step in program:
+        if isinstance(step, Draw):
+            drawn.append(DRAWS[step.kind]())
+        elif isinstance(step, ObjectDraw):
+            drawn.append(world.draw(step.index))
+        elif isinstance(step, Vanish):
+            world.vanish(step.index)
+        else:
+            before = global_states()
+            objects_before = {index: object_state(g) for index, g in world.alive.items()}
+            expected = model_with_objects(step, world)
+            errors = {"error": Planned, "interrupt": KeyboardInterrupt}
+            try:
+                with fixed_rng(step.seed):
+                    assert run_with_objects(step.body, world) == expected
+                    if step.exit in errors:
+                        raise errors[step.exit]()
+            except (Planned, KeyboardInterrupt) as error:
+                assert type(error) is errors[step.exit]
+                assert error.__context__ is None  # the body's own, unchanged
+            assert global_states() == before
+            for index, generator in world.alive.items():
+                assert object_state(generator) == objects_before[index]
+    return drawn
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.integers(0, 2**32 - 1), program=vanishing_programs)
+def test_registered_objects_collected_at_any_step_never_break_a_block(start, program):
+    world = World(start)
+    try:
+        run_with_objects(program, world)
+    finally:
+        world.close()
 
 
 # --- decorated generators, interleaved --------------------------------------------
