@@ -38,7 +38,6 @@ __all__ = [
     "fixed_rng",
     "restore_all",
     "run_seeded",
-    "state_at_import",
     "watch_imports",
 ]
 
@@ -271,23 +270,12 @@ def watch_imports() -> None:
             _watch_imports()
 
 
-def state_at_import(source: Source) -> object | None:
-    """The state ``source`` had when its library was imported, if that was watched."""
-    return _imported.get(source)
-
-
-# The state of each source as its library's import left it (imports being watched).
-_imported: dict[Source, object] = {}
-
-
 def _on_import(module: object) -> None:
     with _lock:
         try:
             for source in _sources.all_sources():
                 if not source.active():
                     continue
-                if source not in _imported:
-                    _imported[source] = source.capture()
                 # Had the library been imported before the blocks, each would
                 # have captured the state its enclosing block seeded.
                 _join_open_blocks(source)

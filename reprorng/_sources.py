@@ -611,6 +611,13 @@ class _SeedAll:
         for index in range(self.module.device_count()):
             self.module.default_generators[index].manual_seed(self.seed)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _SeedAll):
+            return NotImplemented
+        return self.module is other.module and self.seed == other.seed
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return f"<manual_seed_all({self.seed}) queued by reprorng>"
 

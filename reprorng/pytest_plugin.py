@@ -8,7 +8,8 @@ Installed with reprorng (entry point ``pytest11``) and inert unless asked:
 - ``--reprorng-seed=N|random|last`` (or the ``reprorng_seed`` ini option) runs
   every test in its own block, seeded from the session seed and its node id.
 - ``--reprorng-leaks[=error]`` lists (or fails) the tests that leave the
-  global generators changed.
+  global generators changed. Each test starts from generator states of its
+  own, derived from its node id, so a leak is found whatever ran before it.
 - The ``rng_seed`` fixture gives the seed in force for the test, or ``None``.
 
 Importing this module imports neither numpy nor torch.
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from reprorng._block import capture_all, fixed_rng, restore_all, state_at_import, watch_imports
+from reprorng._block import capture_all, fixed_rng, restore_all, watch_imports
 from reprorng._seed import check_seed, derive_seed, text_seed
 from reprorng._sources import Source, same_state
 
@@ -160,25 +161,48 @@ def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
     if seed is None and leaks is None:
         yield
         return
-    before = capture_all() if leaks is not None else {}
-    if seed is None:
-        yield
-    else:
+    if leaks is None:
         with fixed_rng(seed):
             yield
-    if leaks is not None:
-        _check_leak(item, before, leaks)
-
-
-def _check_leak(item: pytest.Item, before: dict[Source, object], leaks: str) -> None:
-    after = capture_all()
-    changed = [
-        source.name
-        for source, state in after.items()
-        if not same_state(before[source] if source in before else state_at_import(source), state)
-    ]
-    if not changed:
         return
+    # Every test starts from a state of its own, so a leak shows whatever ran
+    # before: two tests that each call random.seed(0) are both reported.
+    start_seed = derive_seed(_LEAK_CHECK_SEED, item.nodeid)
+    with fixed_rng(start_seed):
+        start = capture_all()
+        if seed is None:
+            yield
+        else:
+            with fixed_rng(seed):
+                yield
+        changed = _changed(start, start_seed)
+    if changed:
+        _report_leak(item, changed, leaks)
+
+
+# The leak check's per-test starting states derive from this and the node id.
+_LEAK_CHECK_SEED = text_seed("reprorng leak check")
+
+
+def _changed(start: dict[Source, object], start_seed: int) -> list[str]:
+    """Inside the leak check's block: the sources not in the state the test started from.
+
+    A source new since the start (a library imported, an object registered)
+    joined the block, seeded with its seed: that is where it started.
+    """
+    changed = []
+    for source, state in capture_all().items():
+        if source in start:
+            began = start[source]
+        else:
+            source.seed(start_seed)  # the block puts it back on exit
+            began = source.capture()
+        if not same_state(began, state):
+            changed.append(source.name)
+    return changed
+
+
+def _report_leak(item: pytest.Item, changed: list[str], leaks: str) -> None:
     names = ", ".join(changed)
     item.user_properties.append((_LEAK_PROPERTY, names))
     if leaks == "error":

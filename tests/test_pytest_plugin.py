@@ -436,6 +436,105 @@ def test_a_bad_leaks_value_is_a_usage_error(pytester):
     result.stderr.fnmatch_lines(["*invalid choice: 'loud'*"])
 
 
+# The commonest leak in real suites: many tests seeding the same way. Each must be
+# reported whatever ran before it.
+REPEATED_LEAKS = """
+import random
+import numpy as np
+import torch
+
+def test_random_first():
+    random.seed(0)
+    random.random()
+
+def test_random_second():
+    random.seed(0)
+    random.random()
+
+def test_numpy_first():
+    np.random.seed(42)
+    np.random.rand()
+
+def test_numpy_second():
+    np.random.seed(42)
+    np.random.rand()
+
+def test_numpy_seeds_only_first():
+    np.random.seed(42)
+
+def test_numpy_seeds_only_second():
+    np.random.seed(42)
+
+def test_torch_first():
+    torch.manual_seed(0)
+    torch.rand(1)
+
+def test_torch_second():
+    torch.manual_seed(0)
+    torch.rand(1)
+
+def test_clean():
+    pass
+"""
+
+REPEATED = sorted(
+    f"test_leaks.py::test_{name}_{which}: {source}"
+    for name, source in [
+        ("random", "random"),
+        ("numpy", "numpy"),
+        ("numpy_seeds_only", "numpy"),
+        ("torch", "torch"),
+    ]
+    for which in ("first", "second")
+)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param((), id="in order"),
+        pytest.param(("-p", "randomly", "--randomly-seed=1"), id="shuffled"),
+        pytest.param(("-p", "randomly", "--randomly-seed=2"), id="shuffled again"),
+        pytest.param(("-n", "2"), id="xdist"),
+    ],
+)
+def test_repeated_identical_leaks_are_each_reported_whatever_the_order(pytester, options):
+    pytester.makepyfile(test_leaks=REPEATED_LEAKS)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--reprorng-leaks", *options)
+    result.assert_outcomes(passed=9)
+    assert leak_lines(result) == REPEATED
+
+
+def test_a_leak_is_reported_the_same_whether_run_alone_or_after_its_twin(pytester):
+    pytester.makepyfile(test_leaks=REPEATED_LEAKS)
+    alone = run(pytester, "--reprorng-leaks", "-k", "second")
+    assert leak_lines(alone) == [line for line in REPEATED if "_second:" in line]
+
+
+def test_importing_a_library_that_registers_its_generator_is_no_leak(pytester):
+    pytester.makepyfile(
+        registers_at_import="""
+        import random
+        from reprorng import register
+
+        RNG = random.Random()
+        register(RNG)
+        """,
+        test_leaks="""
+        def test_imports():
+            import registers_at_import
+
+        def test_draws_from_it():
+            import registers_at_import
+            registers_at_import.RNG.random()
+        """,
+    )
+    result = run(pytester, "--reprorng-leaks=error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    [leak] = leak_lines(result)
+    assert leak.startswith("test_leaks.py::test_draws_from_it: Random at 0x")
+
+
 # --- pytest-xdist ----------------------------------------------------------------------
 
 
@@ -525,7 +624,10 @@ def test_hypothesis_tests_run_inside_the_block_and_leave_it_clean(pytester):
             assert random.random() == OUTSIDE.random()
         """
     )
+    run(pytester).assert_outcomes(passed=2)  # the stream outside goes on untouched
+    # Under the leak check each test starts from a state of its own: test_after's
+    # assertion no longer holds, and only its draw is reported.
     result = run(pytester, "--reprorng-leaks")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*reprorng: 1 test left the global generators changed*"])
     assert any(line.endswith("test_after: random") for line in result.outlines)

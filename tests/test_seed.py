@@ -3,11 +3,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 from reprorng import derive_seed, fixed_rng
 from reprorng._seed import check_seed, name_seed
@@ -154,3 +156,40 @@ def test_derive_seed_checks_its_seed():
         derive_seed(-1, "a")
     with pytest.raises(TypeError, match="seed must be an int"):
         derive_seed("5", "a")  # type: ignore[arg-type]
+
+
+# The seed-width table in the README: which generators tell s and s + 2**32 apart.
+WIDTHS = {
+    "random": (lambda: random.random(), True),
+    "numpy global": (lambda: float(np.random.random()), True),
+    "torch CPU": (lambda: torch.rand(1).item(), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WIDTHS))
+def test_only_torch_cpu_uses_just_the_low_32_bits_of_a_blocks_seed(name):
+    draw, full_width = WIDTHS[name]
+    with fixed_rng(5):
+        low = draw()
+    with fixed_rng(2**32 + 5):
+        high = draw()
+    assert (low != high) is full_width
+
+
+@pytest.mark.parametrize(
+    ("make", "draw", "full_width"),
+    [
+        (random.Random, lambda g: g.random(), True),
+        (np.random.default_rng, lambda g: g.random(), True),
+        (lambda s: np.random.RandomState(0), lambda g: g.random(), True),
+        (lambda s: torch.Generator(), lambda g: torch.rand(1, generator=g).item(), False),
+    ],
+    ids=["Random", "Generator", "RandomState", "torch.Generator"],
+)
+def test_generator_objects_seed_width(make, draw, full_width):
+    generator = make(0)
+    with fixed_rng(5, generators=[generator]):
+        low = draw(generator)
+    with fixed_rng(2**32 + 5, generators=[generator]):
+        high = draw(generator)
+    assert (low != high) is full_width
