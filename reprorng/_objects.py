@@ -371,17 +371,29 @@ def _last_reference_count() -> int:
 
 _LAST_REFERENCE = _last_reference_count()
 
-_lock = threading.Lock()
+# Re-entrant: the cyclic garbage collector may run, at any allocation made while
+# it is held, a finaliser that registers, unregisters or enters a block.
+_lock = threading.RLock()
 # By id of the registered object, in registration order.
 _entries: dict[int, _Entry] = {}
 # Called with the source of an object registered while blocks are open.
 on_register: list[Callable[[ObjectSource], None]] = []
+# The ids of registered objects found collected, most recent last. The collector
+# clears weak references before it runs finalisers, so an owner's ``__del__``
+# may unregister an object the registry already saw die; that is no error.
+_collected: dict[int, None] = {}
+_COLLECTED_KEPT = 1024
 
 
 def _sweep() -> None:
-    for ident, entry in list(_entries.items()):
-        if not entry.alive():
+    # A copy, made in one allocation: a finaliser run while iterating may change _entries.
+    for ident, entry in _entries.copy().items():
+        # A finaliser run meanwhile may have changed the registry: drop only this entry.
+        if not entry.alive() and _entries.get(ident) is entry:
             del _entries[ident]
+            _collected[ident] = None
+            if len(_collected) > _COLLECTED_KEPT:
+                del _collected[next(iter(_collected))]
 
 
 def register(obj: object) -> None:
@@ -401,6 +413,7 @@ def register(obj: object) -> None:
         if id(obj) in _entries:
             return
         _entries[id(obj)] = entry
+        _collected.pop(id(obj), None)
     for callback in on_register:
         callback(entry.source)
 
@@ -408,11 +421,16 @@ def register(obj: object) -> None:
 def unregister(obj: object) -> None:
     """Stop managing ``obj``; ``ValueError`` if it is not registered.
 
-    Blocks open now still put back the state it had at their entry.
+    Blocks open now still put back the state it had at their entry. An
+    object being collected (unregistered from its owner's ``__del__``, after
+    the collector let go of it) is dropped without complaint.
     """
     with _lock:
         _sweep()
         entry = _entries.get(id(obj))
+        if entry is None and id(obj) in _collected:
+            del _collected[id(obj)]  # registered, and found collected: already dropped
+            return
         if entry is None or (entry.obj if entry.obj is not None else entry.ref()) is not obj:
             raise ValueError(f"{obj!r} is not registered with reprorng")
         del _entries[id(obj)]

@@ -495,3 +495,119 @@ def test_add_source_checks_the_protocol(tmp_path):
         env={"PYTHONPATH": str(tmp_path)},
     )
     assert out.split() == ["TypeError", "taken", "True"]
+
+
+# -- finalisers: the cyclic garbage collector runs them at any allocation -----------------
+
+# A collection, and so any finaliser, can run at any allocation: here it runs every
+# time the registry looks at its entries, under its lock. Fails (not hangs) after 60 s.
+COLLECT_OFTEN = """
+import faulthandler, gc, random
+import numpy as np
+from reprorng import _objects, fixed_rng, register, snapshot, unregister
+faulthandler.dump_traceback_later(60, exit=True)
+sweep = _objects._sweep
+def collect_then_sweep():
+    gc.collect()
+    sweep()
+_objects._sweep = collect_then_sweep
+"""
+
+
+def test_a_finaliser_entering_a_block_during_a_registry_call_does_not_hang():
+    output = run_python(
+        COLLECT_OFTEN
+        + """
+keep = random.Random(1)
+register(keep)
+
+class Resource:
+    def __init__(self):
+        self.cycle = self
+    def __del__(self):
+        with fixed_rng(0):
+            random.random()
+
+before = random.getstate()
+for i in range(300):
+    Resource()
+    with fixed_rng(i):
+        pass
+    snapshot()
+print("finished", random.getstate() == before)
+"""
+    )
+    assert output.split() == ["finished", "True"]
+
+
+def test_a_finaliser_unregistering_its_generator_does_not_hang_or_raise():
+    output = run_python(
+        COLLECT_OFTEN
+        + """
+class Env:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed) if seed % 2 else random.Random(seed)
+        register(self.rng)
+        self.cycle = self
+    def __del__(self):
+        unregister(self.rng)  # its weak reference may be cleared already
+
+for i in range(300):
+    Env(i)
+    if i % 10 == 0:
+        with fixed_rng(i):
+            pass
+gc.collect()
+print("finished")
+"""
+    )
+    assert output.split() == ["finished"]
+
+
+def test_owners_that_unregister_in_del_work_under_ordinary_collection():
+    # Default thresholds: collections land anywhere, inside the registry's loops too.
+    output = run_python(
+        """
+import faulthandler
+import numpy as np
+from reprorng import fixed_rng, register, unregister
+faulthandler.dump_traceback_later(60, exit=True)
+
+class Env:
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+        register(self.rng)
+        self.step = self.reset  # a bound method: a reference cycle
+    def reset(self):
+        pass
+    def __del__(self):
+        unregister(self.rng)
+
+for i in range(20000):
+    Env()
+    if i % 100 == 0:
+        with fixed_rng(i):
+            pass
+print("finished")
+"""
+    )
+    assert output.split() == ["finished"]
+
+
+def test_unregister_of_an_object_collected_with_its_owner_is_silent():
+    class Owner:
+        def __init__(self) -> None:
+            self.rng = random.Random(0)
+            register(self.rng)
+            self.cycle = self
+
+        def __del__(self) -> None:
+            try:
+                unregister(self.rng)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+    errors: list[BaseException] = []
+    Owner()
+    gc.collect()
+    assert errors == []
