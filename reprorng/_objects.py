@@ -36,6 +36,7 @@ from reprorng._sources import (
     check_numpy_state,
     check_tensor,
     check_twister,
+    keep_seed_seq,
     numpy_seed,
     try_state,
 )
@@ -177,22 +178,25 @@ class NumpyRandomState(ObjectSource):
     def _view(self, target: Any) -> memoryview | None:
         return self._twister.view(target._bit_generator)
 
+    # A captured state is numpy's state dict, or (twister bytes, cached gaussian,
+    # seed_seq) for a Mersenne Twister.
+
     def _capture(self, target: Any) -> object:
         view = self._view(target)
         if view is None:
             return target.get_state(legacy=False)
         twister, gaussian = self._twister.take_gaussian(view)
         self._twister.put_back(view, twister, gaussian)
-        return twister, gaussian
+        return twister, gaussian, target._bit_generator.seed_seq
 
     def swap(self, seed: int) -> object:
         target = self.target()
         view = None if target is None else self._view(target)
         if view is None:
             return super().swap(seed)
-        state = self._twister.take_gaussian(view)
+        twister, gaussian = self._twister.take_gaussian(view)
         self._twister.seed_into(view, seed)
-        return state
+        return twister, gaussian, target._bit_generator.seed_seq
 
     def _seed(self, target: Any, seed: int) -> None:
         bit_generator = target._bit_generator
@@ -208,13 +212,15 @@ class NumpyRandomState(ObjectSource):
             return
         view = self._view(target)
         assert view is not None
-        twister, gaussian = cast(tuple[bytes, Any], state)
+        twister, gaussian, seed_seq = cast(tuple[bytes, Any, Any], state)
+        keep_seed_seq(target._bit_generator, seed_seq)
         self._twister.put_back(view, twister, gaussian)
 
     def dump(self, state: object) -> object:
         if isinstance(state, dict):
             return state
-        return Twister.as_dict(*cast(tuple[bytes, Any], state))
+        twister, gaussian, _seed_seq = cast(tuple[bytes, Any, Any], state)
+        return Twister.as_dict(twister, gaussian)
 
     def load(self, data: object) -> object:
         check_numpy_state(data, self.kind, with_gaussian=True)

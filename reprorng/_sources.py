@@ -15,6 +15,7 @@ numpy and torch are only looked at once something else has imported them:
 from __future__ import annotations
 
 import _random
+import contextlib
 import ctypes
 import random
 import struct
@@ -217,13 +218,14 @@ class Twister:
 
     def __init__(self, legacy: Callable[[], Any]) -> None:
         self._legacy = legacy
-        # Twisters whose memory layout was confirmed, by id, kept alive with their view.
-        self._views: dict[int, tuple[object, memoryview]] = {}
+        # The last twister whose memory layout was confirmed, kept alive with its
+        # view; only one, so that bit generators replaced since are let go.
+        self._known: tuple[object, memoryview] | None = None
 
     def view(self, bit_generator: Any) -> memoryview | None:
         """The memory of a Mersenne Twister bit generator, once its layout is confirmed."""
-        known = self._views.get(id(bit_generator))
-        if known is not None:
+        known = self._known
+        if known is not None and known[0] is bit_generator:
             return known[1]
         if type(bit_generator).__name__ != "MT19937":
             return None
@@ -234,7 +236,7 @@ class Twister:
         public = bit_generator.state["state"]
         if key != public["key"].tolist() or position != public["pos"]:
             return None
-        self._views[id(bit_generator)] = (bit_generator, view)
+        self._known = (bit_generator, view)
         return view
 
     def take_gaussian(self, view: memoryview) -> tuple[bytes, float | None]:
@@ -288,6 +290,20 @@ class Twister:
 _scratch: tuple[Any, memoryview] | None = None
 
 
+def keep_seed_seq(bit_generator: Any, seed_seq: object) -> None:
+    """Give ``bit_generator`` back the ``seed_seq`` it had, if legacy seeding dropped it.
+
+    ``RandomState.seed`` (so ``np.random.seed``) sets a Mersenne Twister's
+    seed sequence to ``None`` for good; the attribute is read-only, but
+    unpickling sets it, with the state, which is kept as it is.
+    """
+    if bit_generator.seed_seq is seed_seq:
+        return
+    # A numpy whose pickles do not carry the seed sequence refuses the pair.
+    with contextlib.suppress(TypeError, ValueError, KeyError):
+        bit_generator.__setstate__((bit_generator.state, seed_seq))
+
+
 class NumpyGlobal(_Source):
     """numpy's global ``RandomState``, the one behind ``np.random.seed`` and ``np.random.rand``.
 
@@ -309,15 +325,18 @@ class NumpyGlobal(_Source):
     def _random() -> Any:
         return sys.modules["numpy.random"]
 
+    # A captured state is (bit generator, twister bytes or None, cached gaussian or
+    # numpy's state dict, the bit generator's seed_seq).
+
     def capture(self) -> object:
         np_random = self._random()
         bit_generator = np_random.get_bit_generator()
         view = self._twister.view(bit_generator)
         if view is None:
-            return bit_generator, None, np_random.get_state(legacy=False)
+            return bit_generator, None, np_random.get_state(legacy=False), bit_generator.seed_seq
         twister, gaussian = self._twister.take_gaussian(view)
         self._twister.put_back(view, twister, gaussian)
-        return bit_generator, twister, gaussian
+        return bit_generator, twister, gaussian, bit_generator.seed_seq
 
     def swap(self, seed: int) -> object:
         bit_generator = self._random().get_bit_generator()
@@ -332,36 +351,47 @@ class NumpyGlobal(_Source):
             self._twister.seed_into(view, seed)
             if self._repeats.again(seed):
                 self._repeats.keep(seed, bytes(view))
-        return bit_generator, twister, gaussian
+        return bit_generator, twister, gaussian, bit_generator.seed_seq
 
     def exchange(self, state: object) -> object:
         bit_generator = self._random().get_bit_generator()
-        new_bit_generator, new_twister, new_gaussian = cast(tuple[Any, Any, Any], state)
+        new_bit_generator, new_twister, new_gaussian, new_seed_seq = cast(
+            tuple[Any, Any, Any, Any], state
+        )
         view = self._twister.view(bit_generator)
         if view is None or new_bit_generator is not bit_generator or new_twister is None:
             return super().exchange(state)
+        seed_seq = bit_generator.seed_seq
         twister, gaussian = self._twister.take_gaussian(view)
         self._twister.set(view, new_twister, new_gaussian)
-        return bit_generator, twister, gaussian
+        keep_seed_seq(bit_generator, new_seed_seq)
+        return bit_generator, twister, gaussian, seed_seq
 
     def seed(self, seed: int) -> None:
         np_random = self._random()
         view = self._twister.view(np_random.get_bit_generator())
-        if view is None:
-            np_random.seed(numpy_seed(seed))
+        if view is not None:
+            self._twister.take_gaussian(view)
+            self._twister.seed_into(view, seed)
             return
-        self._twister.take_gaussian(view)
-        self._twister.seed_into(view, seed)
+        np_random.seed(numpy_seed(seed))
+        # With other bit generators np.random.seed keeps a cached normal; a block
+        # must draw the same whatever was drawn before it.
+        state = np_random.get_state(legacy=False)
+        if state["has_gauss"]:
+            np_random.set_state({**state, "has_gauss": 0, "gauss": 0.0})
 
     def restore(self, state: object) -> None:
-        bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
+        bit_generator, twister, extra, seed_seq = cast(tuple[Any, Any, Any, Any], state)
         np_random = self._random()
         if bit_generator is None:  # a loaded state
             bit_generator = np_random.get_bit_generator()
             if type(bit_generator).__name__ != extra["bit_generator"]:
                 bit_generator = _bit_generator_type(extra)()
+            seed_seq = bit_generator.seed_seq
         if np_random.get_bit_generator() is not bit_generator:
             np_random.set_bit_generator(bit_generator)
+        keep_seed_seq(bit_generator, seed_seq)
         if twister is None:
             np_random.set_state(extra)
             return
@@ -371,7 +401,7 @@ class NumpyGlobal(_Source):
 
     def dump(self, state: object) -> object:
         """numpy's own dict form, as ``np.random.get_state(legacy=False)`` gives it."""
-        _bit_generator, twister, extra = cast(tuple[Any, Any, Any], state)
+        _bit_generator, twister, extra, _seed_seq = cast(tuple[Any, Any, Any, Any], state)
         return extra if twister is None else Twister.as_dict(twister, extra)
 
     def load(self, data: object) -> object:
@@ -381,7 +411,7 @@ class NumpyGlobal(_Source):
         scratch = numpy.random.RandomState(_bit_generator_type(data)())
         try_state(lambda: scratch.set_state(cast(Any, data)), "numpy")
         # No bit generator: restore sets the state on one of its kind.
-        return None, None, data
+        return None, None, data, None
 
 
 #: The numpy bit generators whose saved states reprorng reads back.

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import gc
 import random
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -195,22 +197,76 @@ def test_numpy_global_bit_generator_keeps_its_seed_sequence():
     )
 
 
-@pytest.mark.parametrize("kind", ["PCG64", "Philox", "SFC64"])
-def test_numpy_global_with_another_bit_generator_is_seeded_and_restored(kind):
+@pytest.fixture
+def global_bit_generator():
+    """Set numpy's global bit generator for one test, then put the original back."""
     original = get_bit_generator()
-    set_bit_generator(getattr(np.random, kind)(3))
-    try:
-        np.random.standard_normal()
-        before = np.random.get_state(legacy=False)
-        with fixed_rng(17):
-            inside = np.random.randn(3)
-        after = np.random.get_state(legacy=False)
-        np.random.seed(17)
-        assert np.array_equal(inside, np.random.randn(3))
-        assert before["has_gauss"] == 1
-        np.testing.assert_equal(after, before)
-    finally:
-        set_bit_generator(original)
+    yield set_bit_generator
+    set_bit_generator(original)
+
+
+@pytest.mark.parametrize("kind", ["PCG64", "Philox", "SFC64"])
+def test_numpy_global_with_another_bit_generator_is_seeded_and_restored(kind, global_bit_generator):
+    global_bit_generator(getattr(np.random, kind)(3))
+    np.random.standard_normal()
+    before = np.random.get_state(legacy=False)
+    with fixed_rng(17):
+        inside = np.random.randn(3)
+    after = np.random.get_state(legacy=False)
+    # np.random.seed(17) on a generator with no normal cached (numpy's own seed
+    # keeps a cached one with these bit generators; a block never does).
+    global_bit_generator(getattr(np.random, kind)(0))
+    np.random.seed(17)
+    assert np.array_equal(inside, np.random.randn(3))
+    assert before["has_gauss"] == 1
+    np.testing.assert_equal(after, before)
+
+
+@pytest.mark.parametrize("kind", ["MT19937", "PCG64", "Philox", "SFC64"])
+def test_a_normal_cached_before_a_block_never_reaches_it(kind, global_bit_generator):
+    global_bit_generator(getattr(np.random, kind)(123))
+
+    @fixed_rng(42)
+    def seeded_noise() -> list[float]:
+        return [float(value) for value in np.random.standard_normal(3)]
+
+    first = seeded_noise()
+    np.random.standard_normal()  # an odd number of normals leaves one cached
+    assert seeded_noise() == first
+    np.random.standard_normal()
+    assert seeded_noise() == first
+
+
+@pytest.mark.parametrize("seed_inside", [7, None])
+def test_legacy_seeding_inside_a_block_leaves_the_global_seed_sequence(
+    seed_inside, global_bit_generator
+):
+    bit_generator = np.random.MT19937(np.random.SeedSequence(1234))
+    global_bit_generator(bit_generator)
+    seed_seq = bit_generator.seed_seq
+    np.random.random()
+    expected = np.random.get_state(legacy=False)
+    with fixed_rng(42):
+        np.random.seed(seed_inside)  # drops the bit generator's seed_seq
+    assert get_bit_generator() is bit_generator
+    assert bit_generator.seed_seq is seed_seq
+    np.testing.assert_equal(np.random.get_state(legacy=False), expected)
+    assert len(bit_generator.spawn(2)) == 2
+
+
+def test_blocks_keep_no_former_global_bit_generator_alive(global_bit_generator):
+    # numpy's bit generators take no weak references; their lock does, and dies with them.
+    bit_generator = np.random.MT19937(0)
+    alive = weakref.ref(bit_generator.lock)
+    global_bit_generator(bit_generator)
+    with fixed_rng(1):
+        np.random.random()
+    global_bit_generator(np.random.MT19937(1))
+    with fixed_rng(1):
+        np.random.random()
+    del bit_generator
+    gc.collect()
+    assert alive() is None
 
 
 def test_numpy_bit_generator_swapped_inside_block_is_put_back():

@@ -611,3 +611,13 @@ def test_unregister_of_an_object_collected_with_its_owner_is_silent():
     Owner()
     gc.collect()
     assert errors == []
+
+
+def test_legacy_seeding_inside_a_block_leaves_a_random_states_seed_sequence(registered):
+    generator = registered(np.random.RandomState(np.random.MT19937(np.random.SeedSequence(5))))
+    seed_seq = generator._bit_generator.seed_seq
+    reference = clone(generator)
+    with fixed_rng(42):
+        generator.seed(7)  # drops the bit generator's seed_seq
+    assert generator._bit_generator.seed_seq is seed_seq
+    assert draw(generator) == draw(reference)
