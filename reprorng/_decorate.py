@@ -185,12 +185,15 @@ def decorate(target: _F, block_for: _BlockFor) -> _F:
 
     On a class, each method whose name starts with ``test`` is wrapped in
     place (as unittest and pytest name tests) and the class is returned.
+    Tests inherited from base classes and mixins are wrapped too, on this
+    class: the bases are left as they are.
     """
     if isinstance(target, type):
-        for name, attribute in list(vars(target).items()):
-            if name.startswith("test") and (
-                callable(attribute) or isinstance(attribute, (classmethod, staticmethod))
-            ):
+        for name in dir(target):
+            if not name.startswith("test"):
+                continue
+            attribute = inspect.getattr_static(target, name)
+            if callable(attribute) or isinstance(attribute, (classmethod, staticmethod)):
                 setattr(target, name, _wrap(attribute, block_for))
         return target
     return _wrap(target, block_for)  # type: ignore[no-any-return]

@@ -215,6 +215,39 @@ def test_class_decoration_wraps_only_test_methods():
     assert global_states() != before  # helper runs unseeded, in the caller's stream
 
 
+class SharedTests:
+    """A mixin of tests reused by several test classes."""
+
+    def test_inherited(self):
+        return draws()
+
+    @classmethod
+    def test_inherited_classmethod(cls):
+        return draws()
+
+
+class BaseCase:
+    def test_from_base(self):
+        return draws()
+
+
+def test_class_decoration_also_seeds_inherited_tests_leaving_the_bases_alone():
+    @reproducible(7)
+    class Suite(SharedTests, BaseCase):
+        def test_own(self):
+            return draws()
+
+    expected = draws_in_block(7)
+    suite = Suite()
+    assert suite.test_own() == expected
+    assert suite.test_inherited() == expected
+    assert Suite.test_inherited_classmethod() == expected
+    assert suite.test_from_base() == expected
+    before = global_states()
+    assert SharedTests().test_inherited() != expected  # the mixin itself is unchanged
+    assert global_states() != before
+
+
 def test_bare_class_decoration_seeds_each_test_from_its_own_name():
     @reproducible
     class Suite:
