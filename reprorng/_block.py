@@ -315,7 +315,8 @@ def check_timeout(timeout: object) -> float | None:
         )
     if math.isnan(timeout) or timeout < 0:
         raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
-    return None if math.isinf(timeout) else float(timeout)
+    # Longer than threads can wait (about 292 years) is waiting for ever.
+    return None if timeout >= threading.TIMEOUT_MAX else float(timeout)
 
 
 def run_seeded(block: fixed_rng, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
@@ -513,6 +514,8 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         index = len(frames) - 1
         while index >= 0 and frames[index].thread != thread:
             index -= 1
+        if not frames:
+            raise RuntimeError(f"{self!r} exited without being entered")
         if index < 0:
             raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
         frame = frames[index]

@@ -309,6 +309,27 @@ def _describe(obj: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def _check_seedable(obj: object, kind: type[ObjectSource]) -> None:
+    """``TypeError`` unless reprorng can make a seeded bit generator of ``obj``'s kind.
+
+    A numpy generator is seeded with the state of ``type(bit_generator)(seed)``:
+    a subclass whose constructor takes no seed cannot be.
+    """
+    if kind is NumpyBitGenerator:
+        bit_generator = NumpyBitGenerator._bit_generator(obj)
+    elif kind is NumpyRandomState:
+        bit_generator = cast(Any, obj)._bit_generator
+    else:
+        return
+    try:
+        _seeded(_type(bit_generator), 0)
+    except Exception as error:  # noqa: BLE001 - any failure means it cannot be seeded
+        raise TypeError(
+            f"reprorng seeds a numpy generator as type(bit_generator)(seed), which fails "
+            f"for {_describe(bit_generator)}: {error}"
+        ) from None
+
+
 def object_source(obj: object, target: Callable[[], Any] | None = None) -> ObjectSource:
     """The source for one generator object; ``TypeError`` for anything else."""
     kind = _kind(obj)
@@ -316,6 +337,7 @@ def object_source(obj: object, target: Callable[[], Any] | None = None) -> Objec
         raise TypeError(
             f"reprorng manages {_SUPPORTED} objects, not {obj!r} of type {_describe(obj)}"
         )
+    _check_seedable(obj, kind)
     name = f"{type(obj).__name__} at {id(obj):#x}"
     return kind((lambda: obj) if target is None else target, name)
 

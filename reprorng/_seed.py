@@ -43,13 +43,32 @@ def check_seed(seed: object, what: str = "seed") -> int:
         )
     value = operator.index(cast(SupportsIndex, seed))
     if not 0 <= value < MAX_SEED:
-        raise ValueError(f"{what} must be in [0, 2**64), got {value}")
+        raise ValueError(f"{what} must be in [0, 2**64), got {describe_int(value)}")
     return value
+
+
+def describe_int(value: int) -> str:
+    """``value`` as text, or its size if it is too long to print (or to convert at all)."""
+    if value.bit_length() > 256:
+        return f"an int of {value.bit_length()} bits"
+    return str(value)
+
+
+def parse_decimal(text: str) -> int:
+    """A whole number written in ASCII digits, nothing else; ``ValueError`` otherwise.
+
+    ``int()`` also takes signs, underscores and digits of other scripts
+    (``+42``, ``4_2``, ``٤٢``); a seed on a command line or in the environment
+    is only ever plain digits.
+    """
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"not a whole number in decimal digits: {text!r}")
+    return int(text)
 
 
 def _seed_from_env(text: str) -> int:
     try:
-        value = int(text.strip(), 10)
+        value = parse_decimal(text.strip())
     except ValueError:
         raise ValueError(
             f"environment variable {ENV_VAR} must be a decimal integer in [0, 2**64), got {text!r}"
@@ -82,6 +101,10 @@ def text_seed(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+# Far beyond any index, and short enough for Python to write as text.
+_MAX_KEY_BITS = 4096
+
+
 def derive_seed(seed: SeedLike, *keys: SeedLike | str) -> int:
     """A seed derived from ``seed`` and ``keys``: the same in every process, platform and Python.
 
@@ -98,7 +121,13 @@ def derive_seed(seed: SeedLike, *keys: SeedLike | str) -> int:
         if isinstance(key, str):
             parts.append(key)
         elif not isinstance(key, bool) and (isinstance(key, int) or _is_numpy_integer(key)):
-            parts.append(operator.index(key))
+            value = operator.index(key)
+            if value.bit_length() > _MAX_KEY_BITS:
+                raise ValueError(
+                    f"derive_seed key {index} is {describe_int(value)}; "
+                    f"int keys have at most {_MAX_KEY_BITS} bits"
+                )
+            parts.append(value)
         else:
             raise TypeError(
                 f"derive_seed keys must be ints or strings; key {index} is {key!r} "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import _random
 import contextlib
 import ctypes
+import math
 import random
 import struct
 import sys
@@ -468,10 +469,11 @@ def check_twister(twister: object, gaussian: object, name: str) -> None:
         and len(twister) == 625
         and all(type(word) is int and 0 <= word < 2**32 for word in twister)
         and twister[624] <= 624
-        and (gaussian is None or type(gaussian) is float)
+        and (gaussian is None or (type(gaussian) is float and math.isfinite(gaussian)))
     ):
         raise ValueError(
-            f"the state of {name!r} is 624 32-bit words, a position up to 624, and a float or None"
+            f"the state of {name!r} is 624 32-bit words, a position up to 624, "
+            "and a finite float or None"
         )
 
 
@@ -503,7 +505,7 @@ def check_numpy_state(data: object, name: str, *, with_gaussian: bool) -> None:
         and ("buffer" not in keys or _array(data["buffer"], "uint64", 4))
         and ("buffer_pos" not in keys or _integer(data["buffer_pos"], 0, 4))
         and ("has_gauss" not in keys or _integer(data["has_gauss"], 0, 1))
-        and ("gauss" not in keys or type(data["gauss"]) is float)
+        and ("gauss" not in keys or (type(data["gauss"]) is float and math.isfinite(data["gauss"])))
     )
     if not valid:
         raise ValueError(f"not a valid {kind} state for {name!r}: a field is missing or wrong")

@@ -24,9 +24,9 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 import struct
 import sys
-import tempfile
 import warnings
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -371,7 +371,7 @@ class RngState:
         """Write :meth:`to_bytes` to ``path``, atomically (a reader never sees half a file)."""
         target = Path(path)
         data = self.to_bytes()
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        descriptor, temporary = _new_file(target)
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(data)
@@ -489,6 +489,20 @@ class RngState:
         for source, (_kind, data) in zip(targets, self._generators, strict=True):
             plan.append((source, _load(source, data)))
         return plan, absent
+
+
+def _new_file(target: Path) -> tuple[int, Path]:
+    """A new file beside ``target``, open for writing, with the mode the umask gives.
+
+    (``tempfile.mkstemp`` would make it 0600 whatever the umask says.)
+    """
+    while True:
+        temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
 
 
 def _read(source: Source | None, data: Any) -> Any:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from reprorng._seed import ENV_VAR, resolve_seed
+from reprorng._seed import ENV_VAR, parse_decimal, resolve_seed
 
 __all__ = ["hash_seed", "main"]
 
@@ -121,18 +121,20 @@ def parse(command: str, argv: list[str]) -> Options:
             argument == "--hash-seed" or argument.startswith("--hash-seed=")
         ):
             text, index = _value(argv, index, "--hash-seed")
-            if not text.isdigit() or int(text) >= 2**32:
+            hash_seed = _whole_number(text)
+            if hash_seed is None or hash_seed >= 2**32:
                 raise UsageError(f"--hash-seed takes a whole number below 2**32, got {text!r}")
-            options.hash_seed = int(text)
+            options.hash_seed = hash_seed
         elif argument == "--deterministic":
             options.deterministic, index = True, index + 1
         elif argument == "--warn-only":
             options.warn_only, index = True, index + 1
         elif command == "check" and (argument == "--runs" or argument.startswith("--runs=")):
             text, index = _value(argv, index, "--runs")
-            if not text.isdigit() or int(text) < 2:
+            runs = _whole_number(text)
+            if runs is None or runs < 2:
                 raise UsageError(f"--runs takes a whole number of at least 2, got {text!r}")
-            options.runs = int(text)
+            options.runs = runs
         elif command == "check" and (argument == "--compare" or argument.startswith("--compare=")):
             text, index = _value(argv, index, "--compare")
             options.compare.append(text)
@@ -183,9 +185,16 @@ def _module_exists(name: str) -> bool:
         sys.path.pop(0)
 
 
+def _whole_number(text: str) -> int | None:
+    try:
+        return parse_decimal(text)
+    except ValueError:
+        return None
+
+
 def _seed(text: str) -> int:
     try:
-        return resolve_seed(int(text))
+        return resolve_seed(parse_decimal(text))
     except ValueError as error:
         raise UsageError(f"bad --seed {text!r}: {error}") from None
 

@@ -18,6 +18,7 @@ Importing this module imports neither numpy nor torch.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Generator
 from typing import Any
 
@@ -277,15 +278,16 @@ def pytest_runtest_makereport(
 
 def _replay_hint(item: pytest.Item, seed: int) -> str:
     origin = item.stash[_origin_key]
+    nodeid = shlex.quote(item.nodeid)
     if origin == "session":
         session = item.config.stash[_session_seed_key]
         return (
             f"ran with seed {seed}, from {_OPTION}={session} and its node id; replay with:\n"
-            f"  pytest '{item.nodeid}' {_OPTION}={session}"
+            f"  pytest {nodeid} {_OPTION}={session}"
         )
     return (
         f"ran with seed {seed}, from its {origin}; the same seed every run, replay with:\n"
-        f"  pytest '{item.nodeid}'"
+        f"  pytest {nodeid}"
     )
 
 

@@ -324,7 +324,7 @@ def test_enter_returns_the_block_with_its_seed():
 
 
 def test_exit_without_enter_is_an_error():
-    with pytest.raises(RuntimeError, match="has not entered it"):
+    with pytest.raises(RuntimeError, match=r"fixed_rng\(seed=1\) exited without being entered"):
         fixed_rng(1).__exit__(None, None, None)
 
 

@@ -156,6 +156,12 @@ def test_run_with_deterministic_switches_torch(tmp_path):
         (["run", "--bogus", "x.py"], "unknown option '--bogus'"),
         (["launch", "x.py"], "unknown command 'launch'"),
         (["check", "--runs", "1", "x.py"], "at least 2"),
+        (["check", "--runs", "\u00b3", "x.py"], "--runs takes a whole number"),
+        (["run", "--hash-seed", "\u00b2", "x.py"], "--hash-seed takes a whole number"),
+        (["run", "--hash-seed", "+5", "x.py"], "--hash-seed takes a whole number"),
+        (["run", "--seed", "\u0664\u0662", "x.py"], "bad --seed"),
+        (["run", "--seed", "4_2", "x.py"], "bad --seed"),
+        (["run", "--seed", "+42", "x.py"], "bad --seed"),
         (["check", "--"], "-- needs a command"),
     ],
 )

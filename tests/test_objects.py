@@ -150,6 +150,30 @@ def test_anything_else_in_generators_is_a_type_error_naming_its_type(bad, words)
     assert good.random() == reference.random()
 
 
+class OwnBitGenerator(np.random.PCG64):
+    """A subclass whose constructor takes no seed: reprorng cannot make a seeded one."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+
+def test_a_bit_generator_reprorng_cannot_seed_is_refused_before_entry():
+    generator = np.random.Generator(OwnBitGenerator())
+    with pytest.raises(TypeError, match="OwnBitGenerator"):
+        fixed_rng(1, generators=[generator])
+    with pytest.raises(TypeError, match="OwnBitGenerator"):
+        register(generator)
+
+
+def test_a_bit_generator_subclass_seeded_like_its_base_is_managed():
+    class Tagged(np.random.PCG64):
+        pass
+
+    generator = np.random.Generator(Tagged(1))
+    with fixed_rng(3, generators=[generator]):
+        assert generator.random() == np.random.default_rng(3).random()
+
+
 def test_one_generator_instead_of_a_list_says_to_pass_a_list():
     with pytest.raises(TypeError, match=r"generators=\[...\]"):
         fixed_rng(1, generators=np.random.default_rng(1))  # type: ignore[arg-type]

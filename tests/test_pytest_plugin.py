@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import shlex
 
 import pytest
 
@@ -305,9 +306,28 @@ def test_a_failure_under_a_session_seed_says_how_to_replay_it(pytester):
         [
             "*- reprorng -*",
             f"ran with seed {seed}, from --reprorng-seed=777 and its node id; replay with:",
-            "  pytest 'test_fails.py::test_fails' --reprorng-seed=777",
+            "  pytest test_fails.py::test_fails --reprorng-seed=777",
         ]
     )
+
+
+def test_the_replay_hint_is_valid_shell_for_any_node_id(pytester):
+    pytester.makepyfile(
+        test_quoted="""
+        import pytest
+
+        @pytest.mark.parametrize("name", ["it's"])
+        def test_fails(name):
+            assert False
+        """
+    )
+    result = run(pytester, "--reprorng-seed=777")
+    [command] = [line.strip() for line in result.outlines if line.strip().startswith("pytest ")]
+    assert shlex.split(command) == [
+        "pytest",
+        "test_quoted.py::test_fails[it's]",
+        "--reprorng-seed=777",
+    ]
 
 
 def test_a_failure_under_a_marker_seed_names_it(pytester):

@@ -6,6 +6,7 @@ import logging
 import random
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -48,7 +49,9 @@ def test_environment_variable_gives_the_seed(monkeypatch):
         assert ctx.seed == 1234
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1.5", "0x10", "-1", str(2**64)])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "1.5", "0x10", "-1", str(2**64), "4_2", "+42", "\u0664\u0662", "\u00b2"]
+)
 def test_bad_environment_variable_is_a_value_error_naming_it(monkeypatch, text):
     monkeypatch.setenv("REPRORNG_SEED", text)
     with pytest.raises(ValueError, match="REPRORNG_SEED"):
@@ -193,3 +196,21 @@ def test_generator_objects_seed_width(make, draw, full_width):
     with fixed_rng(2**32 + 5, generators=[generator]):
         high = draw(generator)
     assert (low != high) is full_width
+
+
+def test_a_huge_seed_is_a_value_error_naming_it_without_printing_it():
+    with pytest.raises(
+        ValueError, match=r"seed must be in \[0, 2\*\*64\), got an int of 16610 bits"
+    ):
+        fixed_rng(10**5000)
+
+
+def test_a_huge_derive_seed_key_is_a_value_error_naming_the_key():
+    with pytest.raises(ValueError, match="derive_seed key 0 is an int of 16610 bits"):
+        derive_seed(1, 10**5000)
+
+
+def test_a_timeout_beyond_what_threads_can_wait_means_for_ever():
+    assert fixed_rng(1, timeout=1e10).timeout is None
+    assert fixed_rng(1, timeout=threading.TIMEOUT_MAX).timeout is None
+    assert fixed_rng(1, timeout=1e3).timeout == 1e3

@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import random
+import stat
 import struct
 import warnings
 from typing import Any
@@ -248,6 +249,39 @@ def test_values_out_of_range_are_refused_before_numpy_sees_them():
             pair[1] = 5000  # numpy's setter would take it and read past the key
     with pytest.raises(ValueError, match="MT19937"):
         RngState.from_bytes(reframed(body))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("where", ["random", "numpy", "RandomState"])
+def test_a_cached_normal_that_no_generator_can_make_is_refused(where, value):
+    body = body_of(snapshot(generators=[np.random.RandomState(1)]))
+    if where == "random":
+        body["sources"]["random"]["$tuple"][1] = {"$float": value}
+    else:
+        pairs = (
+            body["sources"]["numpy"]["$dict"]
+            if where == "numpy"
+            else body["generators"][0]["state"]["$dict"]
+        )
+        for pair in pairs:
+            if pair[0] == "has_gauss":
+                pair[1] = 1
+            if pair[0] == "gauss":
+                pair[1] = {"$float": value}
+    with pytest.raises(ValueError, match="not a valid"):
+        RngState.from_bytes(reframed(body))
+
+
+def test_save_creates_the_file_as_the_umask_says(tmp_path):
+    old = os.umask(0o022)
+    try:
+        snapshot().save(tmp_path / "shared.state")
+        os.umask(0o077)
+        snapshot().save(tmp_path / "private.state")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "shared.state").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private.state").stat().st_mode) == 0o600
 
 
 REFUSED = "not a saved reprorng state|format version"
