@@ -318,6 +318,14 @@ def test_every_corruption_and_truncation_is_a_value_error(position, change, cut,
 
 # Values near the edges of what each state holds, and forms that read back as equal.
 EDGES = [2**32, 2**64, 2**128, 624, 625, 5000, {"$float": "0x1p+0"}, {"$tuple": []}]
+
+
+def json_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    tags = ["$float", "$bytes", "$tuple", "$dict", "$ndarray", "$tensor", "dtype"]
+    keys = st.sampled_from(tags) | st.text(max_size=4)
+    return st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=3)
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -325,15 +333,7 @@ json_values = st.recursive(
     | st.floats(allow_nan=False)
     | st.text(max_size=8)
     | st.sampled_from(EDGES),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["$float", "$bytes", "$tuple", "$dict", "$ndarray", "$tensor", "dtype"])
-            | st.text(max_size=4),
-            children,
-            max_size=3,
-        )
-    ),
+    json_containers,
     max_leaves=20,
 )
 
