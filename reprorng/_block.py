@@ -18,7 +18,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Collection, Iterable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from reprorng import _objects, _sources
@@ -55,7 +55,7 @@ DEFAULT_TIMEOUT = 10.0
 class _Frame:
     """One open block: its seed and the state of each source at its entry."""
 
-    __slots__ = ("block", "saved", "seed", "switched", "thread")
+    __slots__ = ("block", "caller", "saved", "seed", "switched", "thread")
 
     def __init__(self, block: fixed_rng) -> None:
         self.block = block
@@ -65,6 +65,8 @@ class _Frame:
         # in the order they were switched.
         self.switched: list[tuple[Any, object]] = []
         self.thread = threading.get_ident()
+        # The Python frame whose ``with`` entered the block, if entered by one.
+        self.caller: FrameType | None = None
 
 
 # Re-entrant: an import inside a source's code may reach ``_on_import``.
@@ -499,8 +501,13 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
             options.append(f"timeout={self.timeout}")
         return f"fixed_rng({', '.join(options)})"
 
+    # One object may be open several times at once: nested, in tasks that
+    # overlap, in a generator's body and in its caller. Each exit closes the
+    # frame its own ``with`` entered, found by the Python frame running that
+    # ``with`` (the same in whatever thread a generator is finished).
+
     def __enter__(self) -> Self:
-        self._frames.append(_enter(self))
+        self._open_from(sys._getframe(1))
         return self
 
     def __exit__(
@@ -509,26 +516,11 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        frames = self._frames
-        thread = threading.get_ident()
-        index = len(frames) - 1
-        while index >= 0 and frames[index].thread != thread:
-            index -= 1
-        if not frames:
-            raise RuntimeError(f"{self!r} exited without being entered")
-        if index < 0:
-            raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
-        frame = frames[index]
-        if not (_open and _open[-1] is frame) and frame not in _open:
-            raise RuntimeError(
-                f"{self!r} exited while not open: it was entered in a coroutine or "
-                "generator that is suspended now; exit it in that body"
-            )
-        del frames[index]
-        _exit(frame)
+        self._close_from(sys._getframe(1))
 
     async def __aenter__(self) -> Self:
-        return self.__enter__()
+        self._open_from(sys._getframe(1))
+        return self
 
     async def __aexit__(
         self,
@@ -536,7 +528,38 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, traceback)
+        self._close_from(sys._getframe(1))
+
+    def _open_from(self, caller: FrameType) -> None:
+        frame = _enter(self)
+        frame.caller = caller
+        self._frames.append(frame)
+
+    def _close_from(self, caller: FrameType) -> None:
+        frames = self._frames
+        if not frames:
+            raise RuntimeError(f"{self!r} exited without being entered")
+        index = len(frames) - 1
+        while index >= 0 and frames[index].caller is not caller:
+            index -= 1
+        if index < 0:
+            # Entered and exited from different Python frames (an ExitStack, a
+            # fixture's setup and teardown): the last one this thread entered.
+            thread = threading.get_ident()
+            index = len(frames) - 1
+            while index >= 0 and frames[index].thread != thread:
+                index -= 1
+            if index < 0:
+                raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
+        frame = frames[index]
+        if not (_open and _open[-1] is frame) and frame not in _open:
+            raise RuntimeError(
+                f"{self!r} exited while not open: it was entered in a coroutine or "
+                "generator that is suspended now; exit it in that body"
+            )
+        del frames[index]
+        frame.caller = None
+        _exit(frame)
 
     def __call__(self, target: _F) -> _F:
         from reprorng._decorate import decorate

@@ -61,10 +61,13 @@ def _steps(inner: Any, streams: Isolated) -> Generator[Any, Any, Any]:
             argument = yield item
             action = inner.send
         except GeneratorExit:
-            if sys.is_finalizing():  # the generators may be gone already
-                inner.close()
-            else:
+            if not sys.is_finalizing():
                 step(inner.close)
+            else:
+                try:  # in its streams if they are still there, so blocks it left open close
+                    step(inner.close)
+                except Exception:  # noqa: BLE001 - the generators may be gone already
+                    inner.close()
             raise
         except BaseException as error:  # noqa: BLE001 - thrown in, handed on to the body
             action, argument = inner.throw, error

@@ -488,3 +488,52 @@ def test_under_trio_tasks_keep_their_streams_and_cancellation_cleans_up():
     expected = second_draw(28)
     trio.run(main)
     assert cleanups == [expected]
+
+
+# --- one block object shared by several tasks ----------------------------------------
+
+
+def test_one_block_object_shared_by_overlapping_tasks_closes_each_tasks_own_block():
+    shared = fixed_rng(1)
+    b_draws: list[float] = []
+
+    async def task_a() -> None:
+        async with shared:
+            random.random()
+            await asyncio.sleep(0.01)  # B enters meanwhile; A exits first
+
+    async def task_b() -> None:
+        await asyncio.sleep(0.005)
+        async with shared:
+            b_draws.append(random.random())
+            await asyncio.sleep(0.02)  # A exits meanwhile
+            b_draws.extend([random.random(), random.random()])
+
+    async def main() -> None:
+        await asyncio.gather(task_a(), task_b())
+
+    random.seed(123)
+    before = global_states()
+    with pytest.warns(RuntimeWarning, match="exited while a block entered after it"):
+        asyncio.run(main())
+    alone = random.Random(1)
+    assert b_draws == [alone.random() for _ in range(3)]
+    assert global_states() == before
+
+
+def test_decorated_coroutines_sharing_one_block_object_across_awaits():
+    shared = fixed_rng(0)
+
+    @reproducible(1)
+    async def step(delay: float) -> float:
+        async with shared:
+            await asyncio.sleep(delay)
+            return random.random()
+
+    async def main() -> list[float]:
+        return list(await asyncio.gather(step(0.01), step(0.02)))
+
+    random.seed(5)
+    before = global_states()
+    assert asyncio.run(main()) == [random.Random(0).random()] * 2
+    assert global_states() == before

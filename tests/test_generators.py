@@ -434,3 +434,24 @@ def test_generators_are_isolated_with_another_numpy_global_bit_generator():
         assert got == [(value, value) for value in solo]
     finally:
         set_bit_generator(original)
+
+
+def test_one_block_object_used_by_a_caller_and_inside_a_decorated_generator():
+    shared = fixed_rng(0)
+
+    @reproducible(1)
+    def batches():
+        with shared:
+            while True:
+                yield random.random()
+
+    random.seed(5)
+    before = global_states()
+    stream = batches()
+    with shared:  # the caller's own block
+        first = next(stream)  # the body enters the same object and suspends inside it
+        assert random.random() == random.Random(0).random()
+    assert first == random.Random(0).random()
+    assert global_states() == before
+    stream.close()
+    assert global_states() == before

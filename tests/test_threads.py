@@ -216,3 +216,42 @@ def test_infinite_timeout_means_waiting_for_ever():
     assert fixed_rng(1, timeout=3).timeout == 3.0
     assert fixed_rng(1).timeout == DEFAULT_TIMEOUT
     assert repr(fixed_rng(1, timeout=None)) == "fixed_rng(seed=1, timeout=None)"
+
+
+def test_a_generator_with_a_block_around_its_yields_can_finish_in_another_thread():
+    def samples():
+        with fixed_rng(1):
+            for _ in range(3):
+                yield random.random()
+
+    random.seed(7)
+    before = global_states()
+    stream = samples()
+    first = next(stream)  # this thread opens the block
+    rest: list[float] = []
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            rest.extend(stream)  # the block exits in this thread
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join()
+    assert errors == []
+    alone = random.Random(1)
+    assert [first, *rest] == [alone.random() for _ in range(3)]
+    assert global_states() == before
+
+    other: list[float] = []
+
+    def enter_elsewhere() -> None:
+        with fixed_rng(2, timeout=1):
+            other.append(random.random())
+
+    thread = threading.Thread(target=enter_elsewhere)
+    thread.start()
+    thread.join()
+    assert other[-1] == random.Random(2).random()
