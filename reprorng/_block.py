@@ -38,6 +38,7 @@ __all__ = [
     "fixed_rng",
     "restore_all",
     "run_seeded",
+    "switching_only",
     "watch_imports",
 ]
 
@@ -116,6 +117,8 @@ def exclusive() -> threading.RLock:
 
 def block_sources(block: fixed_rng) -> tuple[Source, ...]:
     """What a block manages: the active sources it does not exclude, then its objects."""
+    if not block.seeds:
+        return ()
     sources = _active_sources()
     if block.exclude:
         sources = tuple(source for source in sources if source.name not in block.exclude)
@@ -156,6 +159,12 @@ def _thread_name(ident: int) -> str:
     return f"thread {ident}"
 
 
+def _named(frame: _Frame) -> str:
+    """How messages name a frame's block."""
+    block = frame.block
+    return f"fixed_rng(seed={frame.seed})" if block.seeds else repr(block.switches)
+
+
 def _take_turn(frame: _Frame, timeout: float | None) -> None:
     """Holding ``_lock``, with another thread's blocks open: wait until they close."""
     global _waiting
@@ -167,9 +176,9 @@ def _take_turn(frame: _Frame, timeout: float | None) -> None:
     if not free:
         owner = _open[0]
         raise RuntimeError(
-            f"fixed_rng(seed={frame.seed}) in thread {_thread_name(frame.thread)!r} waited "
+            f"{_named(frame)} in thread {_thread_name(frame.thread)!r} waited "
             f"{timeout:g} s for the blocks open in thread {_thread_name(owner.thread)!r} "
-            f"(outermost: fixed_rng(seed={owner.seed})) to close. Generator state is "
+            f"(outermost: {_named(owner)}) to close. Generator state is "
             "process-wide, so blocks in different threads take turns; if that thread is "
             "waiting for this one (joining it, or waiting for its result), it never will. "
             "Enter blocks in one of the two threads only, or pass a longer timeout "
@@ -248,10 +257,10 @@ def _exit(frame: _Frame) -> None:
         _open[index].saved.update(frame.saved)
         _open[index].switched[:0] = frame.switched
     warnings.warn(
-        f"fixed_rng(seed={frame.seed}) exited while a block entered after it is still "
+        f"{_named(frame)} exited while a block entered after it is still "
         "open; its state will be restored when that block exits",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=4,  # the with statement: __exit__, _close_from, _exit
     )
 
 
@@ -293,7 +302,8 @@ def _on_import(module: object) -> None:
 def _join_open_blocks(source: Source) -> None:
     """Holding ``_lock``: have the open blocks manage ``source``, new to them, from now on."""
     for frame in _open:
-        if source not in frame.saved and source.name not in frame.block.exclude:
+        block = frame.block
+        if block.seeds and source not in frame.saved and source.name not in block.exclude:
             frame.saved[source] = source.swap(frame.seed)
 
 
@@ -376,7 +386,7 @@ class Isolated:
                     # A library imported while the body was suspended:
                     # as if imported before these blocks were entered.
                     for source in fresh:
-                        if source.name not in inner.block.exclude:
+                        if inner.block.seeds and source.name not in inner.block.exclude:
                             inner.saved[source] = source.swap(inner.seed)
                     inner.switched = [
                         (switches, switches.switch()) for switches, _ in inner.switched
@@ -456,7 +466,7 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     ``RuntimeError``. Blocks in one thread never wait.
     """
 
-    __slots__ = ("_frames", "exclude", "objects", "seed", "switches", "timeout")
+    __slots__ = ("_frames", "exclude", "objects", "seed", "seeds", "switches", "timeout")
 
     def __init__(
         self,
@@ -485,9 +495,13 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
 
             self.switches = deterministic_settings(warn_only=warn_only)
         self.seed: int = resolve_seed(seed)
+        # False for a block that only switches determinism settings (see switching_only).
+        self.seeds = True
         self._frames: list[_Frame] = []
 
     def __repr__(self) -> str:
+        if not self.seeds:
+            return repr(self.switches)
         options = [f"seed={self.seed}"]
         if self.objects:
             options.append(f"generators=[{', '.join(source.name for source in self.objects)}]")
@@ -569,3 +583,16 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
 
 # What capture_all takes: every active source and registered object.
 _EVERYTHING = fixed_rng(0)
+
+
+def switching_only(switches: deterministic_settings) -> fixed_rng:
+    """A block that seeds nothing and only switches ``switches`` on, then back.
+
+    It is a block all the same: it nests with others, hands over when blocks
+    overlap, takes turns between threads and follows decorated coroutines
+    and generators step by step.
+    """
+    block = fixed_rng(0)
+    block.switches = switches
+    block.seeds = False
+    return block

@@ -15,12 +15,15 @@ block.
 
 from __future__ import annotations
 
-import functools
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
+
+if TYPE_CHECKING:
+    from reprorng._block import fixed_rng
 
 __all__ = ["CUBLAS_WORKSPACE_CONFIG", "deterministic"]
 
@@ -80,22 +83,29 @@ def _warn_if_too_late(torch: Any) -> None:
 class deterministic:  # noqa: N801 - used like a function, as ``with deterministic():``
     """Switch torch to deterministic algorithms for a block, then switch everything back.
 
-    Use it as ``with deterministic():`` or as a decorator on a function. With
-    ``warn_only=True`` an operation that has no deterministic implementation
-    warns instead of raising (``torch.use_deterministic_algorithms``'s option).
+    Use it as ``with deterministic():``, ``async with deterministic():`` or as
+    a decorator, on functions, coroutine and generator functions (switched
+    only while their body runs, as ``reproducible`` seeds them) and test
+    classes. With ``warn_only=True`` an operation that has no deterministic
+    implementation warns instead of raising
+    (``torch.use_deterministic_algorithms``'s option).
+
+    It is a block that seeds nothing: it nests, overlaps and takes turns
+    between threads as ``fixed_rng`` blocks do, so whatever the order blocks
+    exit in, the settings end as they were.
 
     ``CUBLAS_WORKSPACE_CONFIG`` only takes effect if it is set before CUDA
     starts; if it is unset and CUDA is already initialised, a
     ``RuntimeWarning`` says so, once per process.
     """
 
-    __slots__ = ("_priors", "warn_only")
+    __slots__ = ("_block", "warn_only")
 
     def __init__(self, *, warn_only: bool = False) -> None:
         if not isinstance(warn_only, bool):
             raise TypeError(f"warn_only must be True or False, got {warn_only!r}")
         self.warn_only = warn_only
-        self._priors: list[object] = []
+        self._block: fixed_rng | None = None
 
     def __repr__(self) -> str:
         return "deterministic(warn_only=True)" if self.warn_only else "deterministic()"
@@ -128,8 +138,15 @@ class deterministic:  # noqa: N801 - used like a function, as ``with determinist
         assert isinstance(prior, _Settings)
         _write(torch, prior)
 
+    def _as_block(self) -> fixed_rng:
+        if self._block is None:
+            from reprorng._block import switching_only
+
+            self._block = switching_only(self)
+        return self._block
+
     def __enter__(self) -> Self:
-        self._priors.append(self.switch())
+        self._as_block()._open_from(sys._getframe(1))
         return self
 
     def __exit__(
@@ -138,15 +155,24 @@ class deterministic:  # noqa: N801 - used like a function, as ``with determinist
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.restore(self._priors.pop())
+        self._as_block()._close_from(sys._getframe(1))
+
+    async def __aenter__(self) -> Self:
+        self._as_block()._open_from(sys._getframe(1))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._as_block()._close_from(sys._getframe(1))
 
     def __call__(self, function: _F) -> _F:
         if not callable(function):
             raise TypeError(f"deterministic() decorates functions, not {function!r}")
+        from reprorng._decorate import decorate
 
-        @functools.wraps(function)
-        def run_deterministic(*args: Any, **kwargs: Any) -> Any:
-            with deterministic(warn_only=self.warn_only):
-                return function(*args, **kwargs)
-
-        return run_deterministic  # type: ignore[return-value]
+        block = self._as_block()
+        return decorate(function, lambda _function: block)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 import os
 import random
+import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 import torch
@@ -182,3 +186,79 @@ def test_a_switching_block_open_across_a_yield_is_switched_off_in_between():
     assert settings() == prior
     steps.close()
     assert settings() == prior
+
+
+# --- deterministic() alone, as blocks are: overlapping, in threads, on coroutines --------
+
+OFF = (False, False, False, True, None)
+ON = (True, False, True, False, ":4096:8")
+
+
+def test_deterministic_blocks_overlapping_in_tasks_put_everything_back():
+    set_settings(*OFF)
+
+    async def task(delay_in: float, delay_out: float) -> None:
+        await asyncio.sleep(delay_in)
+        with deterministic():
+            await asyncio.sleep(delay_out)
+
+    async def main() -> None:
+        await asyncio.gather(task(0, 0.02), task(0.01, 0.02))
+
+    with pytest.warns(RuntimeWarning, match=r"deterministic\(\) exited while a block entered"):
+        asyncio.run(main())
+    assert settings() == OFF
+
+
+def test_deterministic_blocks_in_threads_take_turns():
+    set_settings(*OFF)
+    inside: list[tuple[object, ...]] = []
+    first_in = threading.Event()
+
+    def worker(wait_for: threading.Event | None) -> None:
+        if wait_for is not None:
+            wait_for.wait()
+        with deterministic():
+            first_in.set()
+            time.sleep(0.1)
+            inside.append(settings())
+
+    threads = [threading.Thread(target=worker, args=(None,))]
+    threads.append(threading.Thread(target=worker, args=(first_in,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert inside == [ON, ON]
+    assert settings() == OFF
+
+
+def test_deterministic_on_coroutine_and_generator_functions_switches_their_bodies():
+    set_settings(*OFF)
+
+    @deterministic()
+    async def coroutine() -> tuple[object, ...]:
+        await asyncio.sleep(0)
+        return settings()
+
+    @deterministic()
+    def generator() -> Generator[tuple[object, ...]]:
+        yield settings()
+        yield settings()
+
+    assert inspect.iscoroutinefunction(coroutine)
+    assert asyncio.run(coroutine()) == ON
+    assert settings() == OFF
+    steps = generator()
+    assert next(steps) == ON
+    assert settings() == OFF  # only while the body runs
+    assert next(steps) == ON
+    steps.close()
+    assert settings() == OFF
+
+
+def test_deterministic_leaves_the_generators_alone():
+    random.seed(3)
+    expected = random.Random(3).random()
+    with deterministic():
+        assert random.random() == expected
