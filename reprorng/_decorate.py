@@ -7,6 +7,7 @@ each step in the body's own streams (see :class:`reprorng._block.Isolated`).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 import types
@@ -134,8 +135,6 @@ async def _run_async_generator(generator: Any, streams: Isolated) -> AsyncGenera
 
 
 def _wrap(target: Any, block_for: _BlockFor) -> Any:
-    import wrapt  # only when decorating: it costs more to import than the rest of reprorng
-
     function = target.__func__ if isinstance(target, (classmethod, staticmethod)) else target
     if not callable(function):
         raise TypeError(
@@ -152,7 +151,31 @@ def _wrap(target: Any, block_for: _BlockFor) -> Any:
         assert kind is not None
         return _driver(kind, wrapped(*args, **kwargs), Isolated(block), wrapped)
 
-    return wrapt.FunctionWrapper(target, run_in_block if kind is None else run_deferred)
+    return _wrapper_type()(target, run_in_block if kind is None else run_deferred)
+
+
+@functools.cache
+def _wrapper_type() -> type:
+    """wrapt's function wrapper, pickled by reference as plain functions are."""
+    import wrapt  # only when decorating: it costs more to import than the rest of reprorng
+
+    class SeededFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+        # A string is the name pickle looks up in the function's module, where a
+        # decorated module-level function is this very wrapper. Copies are the
+        # function itself, as for plain functions.
+        def __reduce_ex__(self, protocol: object) -> str:
+            return str(self.__qualname__)
+
+        def __reduce__(self) -> str:
+            return str(self.__qualname__)
+
+        def __copy__(self) -> Any:
+            return self
+
+        def __deepcopy__(self, memo: object) -> Any:
+            return self
+
+    return SeededFunction
 
 
 def _driver(kind: str, made: Any, streams: Isolated, function: Any) -> Any:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
+import multiprocessing
+import pickle
 import random
 import subprocess
 import sys
@@ -425,3 +428,21 @@ def test_a_deferred_function_returning_something_else_is_a_type_error():
         await asyncio.sleep(0)
 
     asyncio.run(main())
+
+
+@reproducible(11)
+def seeded_square(value: int) -> tuple[int, float]:
+    return value * value, random.random()
+
+
+def test_a_module_level_decorated_function_pickles_by_reference():
+    assert pickle.loads(pickle.dumps(seeded_square)) is seeded_square
+    assert copy.copy(seeded_square) is seeded_square
+    assert copy.deepcopy(seeded_square) is seeded_square
+
+
+def test_a_decorated_function_runs_in_a_process_pool():
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(seeded_square, [1, 2, 3])
+    expected = random.Random(11).random()
+    assert results == [(1, expected), (4, expected), (9, expected)]
