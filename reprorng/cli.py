@@ -228,7 +228,8 @@ def run(options: Options, seed: int) -> NoReturn:
     if os.environ.get("PYTHONHASHSEED") != wanted or os.environ.get(_RUNNING) != wanted:
         # The hash seed is read once, when Python starts: start again with it.
         environment = {**os.environ, "PYTHONHASHSEED": wanted, _RUNNING: wanted}
-        argv = [sys.executable, "-m", "reprorng", "run", *_flags(options, seed, options.hash_seed)]
+        argv = [sys.executable, *_interpreter_options(), "-m", "reprorng", "run"]
+        argv += _flags(options, seed, options.hash_seed)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(sys.executable, [*argv, *target.describe()], environment)
@@ -248,6 +249,12 @@ def run(options: Options, seed: int) -> NoReturn:
             assert target.script is not None
             _run_script(target.script, target.args)
     sys.exit(0)
+
+
+def _interpreter_options() -> list[str]:
+    """This interpreter's own options (-O, -W, -X ...), as multiprocessing passes them on."""
+    options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    return options
 
 
 def _run_script(script: str, args: list[str]) -> None:
@@ -282,7 +289,15 @@ def _command(options: Options, seed: int, run_hash_seed: int) -> list[str]:
     if target.command:
         return target.command
     flags = _flags(options, seed, run_hash_seed)
-    return [sys.executable, "-m", "reprorng", "run", *flags, *target.describe()]
+    return [
+        sys.executable,
+        *_interpreter_options(),
+        "-m",
+        "reprorng",
+        "run",
+        *flags,
+        *target.describe(),
+    ]
 
 
 def _environment(seed: int, run_hash_seed: int) -> dict[str, str]:

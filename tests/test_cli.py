@@ -356,3 +356,24 @@ def test_ctrl_c_leaves_nothing_running(tmp_path):
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_run_keeps_the_interpreters_own_options(tmp_path):
+    name = script(
+        tmp_path,
+        "flags.py",
+        """
+        import sys
+        print(sys.flags.optimize, sys.flags.dev_mode, "error::UserWarning" in sys.warnoptions)
+        """,
+    )
+    command = [sys.executable, "-O", "-W", "error::UserWarning", "-X", "dev", "-m", "reprorng"]
+    result = subprocess.run(
+        [*command, "run", "--seed", "1", name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True", "True"]
