@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import math
 import os
 import runpy
 import shlex
@@ -35,14 +36,14 @@ USAGE = """\
 usage: reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]] SCRIPT.py [ARGS...]
        reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]] -m MODULE [ARGS...]
        reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]]
-                      [--compare PATH ...] [--json] [--same-hash-seed]
+                      [--compare PATH ...] [--json] [--same-hash-seed] [--timeout S]
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])
 
 run     run a Python program seeded: every generator as fixed_rng(N) seeds it,
         PYTHONHASHSEED fixed from N; the seed is printed to stderr for replay
 check   run a program K times (default 2) in fresh processes under one seed and
         report whether stdout, exit code and the --compare paths are identical;
-        exit 0 if they are, 1 if not, 2 on usage errors
+        exit 0 if they are, 1 if not, 2 on usage errors, 124 if a run timed out
 
 --seed N          the seed (default: $REPRORNG_SEED, else a fresh one)
 --hash-seed H     run: the PYTHONHASHSEED (default: the seed's low 32 bits)
@@ -53,6 +54,7 @@ check   run a program K times (default 2) in fresh processes under one seed and
                   (.npy and .pt numerically); may be given more than once
 --json            check prints its report as JSON on stdout
 --same-hash-seed  check keeps PYTHONHASHSEED the same in every run, as run does
+--timeout S       check stops a run (and all it started) after S seconds, exit 124
 """
 
 # Set in the environment of the process that runs the program, once it has
@@ -90,6 +92,7 @@ class Target:
 class Options:
     seed: int | None = None
     hash_seed: int | None = None
+    timeout: float | None = None
     deterministic: bool = False
     warn_only: bool = False
     runs: int = 2
@@ -138,6 +141,9 @@ def parse(command: str, argv: list[str]) -> Options:
         elif command == "check" and (argument == "--compare" or argument.startswith("--compare=")):
             text, index = _value(argv, index, "--compare")
             options.compare.append(text)
+        elif command == "check" and (argument == "--timeout" or argument.startswith("--timeout=")):
+            text, index = _value(argv, index, "--timeout")
+            options.timeout = _seconds(text)
         elif command == "check" and argument == "--json":
             options.json, index = True, index + 1
         elif command == "check" and argument == "--same-hash-seed":
@@ -183,6 +189,16 @@ def _module_exists(name: str) -> bool:
         return False
     finally:
         sys.path.pop(0)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--timeout takes a number of seconds above 0, got {text!r}")
+    return seconds
 
 
 def _whole_number(text: str) -> int | None:
@@ -304,8 +320,14 @@ def _environment(seed: int, run_hash_seed: int) -> dict[str, str]:
     return {**os.environ, ENV_VAR: str(seed), "PYTHONHASHSEED": str(run_hash_seed)}
 
 
-def _execute(command: list[str], environment: dict[str, str]) -> tuple[bytes, bytes, int]:
-    """Run ``command``; on Ctrl-C, stop it (and what it started) before going on."""
+class RunTimeoutError(Exception):
+    """A run of ``check`` went past ``--timeout``; it was stopped."""
+
+
+def _execute(
+    command: list[str], environment: dict[str, str], timeout: float | None
+) -> tuple[bytes, bytes, int]:
+    """Run ``command``; on Ctrl-C, SIGTERM or a timeout, stop it and what it started."""
     try:
         process = subprocess.Popen(
             command,
@@ -318,7 +340,10 @@ def _execute(command: list[str], environment: dict[str, str]) -> tuple[bytes, by
     except OSError as error:
         raise UsageError(f"cannot run {shlex.join(command)}: {error}") from None
     try:
-        stdout, stderr = process.communicate()
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        raise RunTimeoutError from None
     except BaseException:
         _stop(process)
         raise
@@ -534,7 +559,15 @@ def _one_run(
     label = f"run {run}/{total}" if run <= total else "one more run, to find the cause"
     print(f"reprorng check: {label} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    stdout, stderr, status = _execute(command, _environment(seed, run_hash_seed))
+    try:
+        stdout, stderr, status = _execute(
+            command, _environment(seed, run_hash_seed), options.timeout
+        )
+    except RunTimeoutError:
+        raise RunTimeoutError(
+            f"{label.partition('/')[0]} did not finish within --timeout {options.timeout:g} s; "
+            "it was stopped, with everything it started"
+        ) from None
     seconds = time.perf_counter() - start
     files = _files(options.compare, run)
     if run == 1:
@@ -603,6 +636,10 @@ def _print_report(report: dict[str, Any], outcomes: list[Outcome]) -> None:
 # -- entry point -------------------------------------------------------------------------
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``reprorng`` and ``python -m reprorng``: exit 0, 1 (not reproducible) or 2 (usage)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -618,12 +655,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         options = parse(command, rest)
         if command == "check":
+            # Stopped by SIGTERM, check stops its run first, as on Ctrl-C.
+            signal.signal(signal.SIGTERM, _terminate)
             return check(options)
         seed = _resolve(options)
     except UsageError as error:
         print(f"reprorng {command}: {error}", file=sys.stderr)
         print("run 'reprorng --help' for usage", file=sys.stderr)
         return 2
+    except RunTimeoutError as error:
+        print(f"reprorng check: {error}", file=sys.stderr)
+        return 124
     except KeyboardInterrupt:  # check stopped its run before this
         return 130
     # The program's own exceptions, exit status and Ctrl-C are its own, as under python.

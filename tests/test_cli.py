@@ -332,7 +332,10 @@ def test_check_reports_exit_status_differences(tmp_path):
     assert {d["what"] for d in report["differences"]} == {"exit status"}
 
 
-def test_ctrl_c_leaves_nothing_running(tmp_path):
+@pytest.mark.parametrize(
+    ("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)]
+)
+def test_ctrl_c_or_sigterm_leaves_nothing_running(tmp_path, stop, status):
     marker = tmp_path / "pid"
     name = script(
         tmp_path,
@@ -350,12 +353,36 @@ def test_ctrl_c_leaves_nothing_running(tmp_path):
         assert time.monotonic() < deadline, "the program never started"
         time.sleep(0.1)
     child = int(marker.read_text())
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     process.communicate(timeout=30)
-    assert process.returncode == 130
+    assert process.returncode == status
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+def test_a_run_past_the_timeout_is_stopped_with_everything_it_started(tmp_path):
+    marker = tmp_path / "pid"
+    name = script(
+        tmp_path,
+        "hangs.py",
+        f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n",
+    )
+    started = time.monotonic()
+    result = reprorng("check", "--seed", "1", "--timeout", "2", name, cwd=tmp_path)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 124
+    assert "run 1 did not finish within --timeout 2 s" in result.stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "inf"])
+def test_a_bad_timeout_is_a_usage_error(tmp_path, value):
+    (tmp_path / "x.py").write_text("print(1)\n")
+    result = reprorng("check", "--timeout", value, "x.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--timeout takes a number of seconds above 0" in result.stderr
 
 
 def test_run_keeps_the_interpreters_own_options(tmp_path):
