@@ -34,7 +34,9 @@ __all__ = [
     "block_sources",
     "capture_all",
     "check_timeout",
+    "enter_ambient",
     "exclusive",
+    "exit_ambient",
     "fixed_rng",
     "restore_all",
     "run_seeded",
@@ -78,6 +80,10 @@ _waiting = 0
 
 # The open blocks, in entry order; all belong to the thread of ``_open[0]``.
 _open: list[_Frame] = []
+# Ambient seeding, below every open block and owned by no thread: a whole
+# program under ``reprorng run``, a whole test under the pytest plugin. Blocks
+# in any thread enter on top of it without waiting.
+_ambient: list[_Frame] = []
 _unwatched = list(WATCHED_MODULES)
 # Once numpy and torch are imported, which sources are active no longer changes
 # (until sources are added or switched off, which changes ``_sources.version``).
@@ -186,7 +192,7 @@ def _take_turn(frame: _Frame, timeout: float | None) -> None:
         )
 
 
-def _enter(block: fixed_rng) -> _Frame:
+def _enter(block: fixed_rng, stack: list[_Frame] | None = None) -> _Frame:
     seed = block.seed
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("reprorng: entering block with seed=%d", seed)
@@ -201,8 +207,33 @@ def _enter(block: fixed_rng) -> _Frame:
         except BaseException:
             _restore(saved)
             raise
-        _open.append(frame)
+        (_open if stack is None else stack).append(frame)
     return frame
+
+
+def enter_ambient(block: fixed_rng) -> _Frame:
+    """Seed as ``block`` does, below every block and for no thread in particular.
+
+    Blocks entered afterwards, in any thread, enter on top without waiting
+    for it; :func:`exit_ambient` puts back what it found. A frame never
+    exited seeds until the process ends (``reprorng run``).
+    """
+    return _enter(block, _ambient)
+
+
+def exit_ambient(frame: _Frame) -> None:
+    """Put back what :func:`enter_ambient` found, or hand it to what is open above."""
+    with _lock:
+        index = _ambient.index(frame)
+        above = [*_ambient[index + 1 :], *_open]
+        del _ambient[index]
+        if not above:
+            _closed(frame)
+            return
+        # Blocks still open above it (a thread that outlives a test): the
+        # lowest of them puts back this frame's state when it exits.
+        above[0].saved.update(frame.saved)
+        above[0].switched[:0] = frame.switched
 
 
 def _admit(frame: _Frame, timeout: float | None) -> None:
@@ -301,7 +332,7 @@ def _on_import(module: object) -> None:
 
 def _join_open_blocks(source: Source) -> None:
     """Holding ``_lock``: have the open blocks manage ``source``, new to them, from now on."""
-    for frame in _open:
+    for frame in (*_ambient, *_open):
         block = frame.block
         if block.seeds and source not in frame.saved and source.name not in block.exclude:
             frame.saved[source] = source.swap(frame.seed)
@@ -309,7 +340,7 @@ def _join_open_blocks(source: Source) -> None:
 
 def _on_register(source: Source) -> None:
     with _lock:
-        if _open and _open[0].thread == threading.get_ident():
+        if not _open or _open[0].thread == threading.get_ident():
             _join_open_blocks(source)
 
 

@@ -254,16 +254,17 @@ def run(options: Options, seed: int) -> NoReturn:
     replay = shlex.join(["reprorng", "run", *flags, *target.describe()])
     print(f"reprorng: seed={seed} (replay: {replay})", file=sys.stderr, flush=True)
 
-    from reprorng._block import fixed_rng
+    from reprorng._block import enter_ambient, fixed_rng
 
-    block = fixed_rng(seed, deterministic=options.deterministic, warn_only=options.warn_only)
-    with block:
-        if target.module is not None:
-            sys.argv = ["-m", *target.args]  # run_module puts the module's path first
-            runpy.run_module(target.module, run_name="__main__", alter_sys=True)
-        else:
-            assert target.script is not None
-            _run_script(target.script, target.args)
+    # Seeded to the end of the process, threads and atexit handlers included,
+    # and for no thread in particular: threads enter their own blocks freely.
+    enter_ambient(fixed_rng(seed, deterministic=options.deterministic, warn_only=options.warn_only))
+    if target.module is not None:
+        sys.argv = ["-m", *target.args]  # run_module puts the module's path first
+        runpy.run_module(target.module, run_name="__main__", alter_sys=True)
+    else:
+        assert target.script is not None
+        _run_script(target.script, target.args)
     sys.exit(0)
 
 

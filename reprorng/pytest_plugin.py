@@ -17,6 +17,7 @@ Importing this module imports neither numpy nor torch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from collections.abc import Generator
@@ -24,7 +25,14 @@ from typing import Any
 
 import pytest
 
-from reprorng._block import capture_all, fixed_rng, restore_all, watch_imports
+from reprorng._block import (
+    capture_all,
+    enter_ambient,
+    exit_ambient,
+    fixed_rng,
+    restore_all,
+    watch_imports,
+)
 from reprorng._seed import check_seed, derive_seed, text_seed
 from reprorng._sources import Source, same_state
 
@@ -159,26 +167,37 @@ def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
     seed, item.stash[_origin_key] = _seed_for(item)
     item.stash[_seed_key] = seed
     leaks = item.config.stash[_leaks_key]
-    if seed is None and leaks is None:
-        yield
-        return
     if leaks is None:
-        with fixed_rng(seed):
+        if seed is None:
+            yield
+            return
+        # The test's seeding is ambient, not a block: threads it starts enter
+        # blocks of their own without waiting for it.
+        with _ambient(seed):
             yield
         return
     # Every test starts from a state of its own, so a leak shows whatever ran
     # before: two tests that each call random.seed(0) are both reported.
     start_seed = derive_seed(_LEAK_CHECK_SEED, item.nodeid)
-    with fixed_rng(start_seed):
+    with _ambient(start_seed):
         start = capture_all()
         if seed is None:
             yield
         else:
-            with fixed_rng(seed):
+            with _ambient(seed):
                 yield
         changed = _changed(start, start_seed)
     if changed:
         _report_leak(item, changed, leaks)
+
+
+@contextlib.contextmanager
+def _ambient(seed: int) -> Generator[None]:
+    frame = enter_ambient(fixed_rng(seed))
+    try:
+        yield
+    finally:
+        exit_ambient(frame)
 
 
 # The leak check's per-test starting states derive from this and the node id.

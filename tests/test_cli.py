@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -404,3 +405,57 @@ def test_run_keeps_the_interpreters_own_options(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "True", "True"]
+
+
+# --- a whole program seeded: threads and the end of the program ------------------------
+
+
+def test_the_shipped_thread_example_runs_under_run(tmp_path):
+    example = Path(__file__).parent.parent / "examples" / "async_and_threads.py"
+    started = time.monotonic()
+    result = reprorng("run", "--seed", "3", str(example), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60
+
+
+THREADS_AND_ATEXIT = """
+    import atexit, random, threading
+    from concurrent.futures import ThreadPoolExecutor
+    from reprorng import fixed_rng, reproducible
+
+    @reproducible(5)
+    def draw(_):
+        return random.random()
+
+    with ThreadPoolExecutor(4) as pool:
+        seeded = set(pool.map(draw, range(8)))
+    assert seeded == {random.Random(5).random()}, seeded
+
+    def in_a_thread():
+        with fixed_rng(6, timeout=5):
+            print("thread block", random.random())
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join()
+    print("main", random.random())
+
+    def late():
+        print("non-daemon thread after main", random.random())
+
+    threading.Thread(target=lambda: (__import__("time").sleep(0.2), late())).start()
+    atexit.register(lambda: print("atexit", random.random()))
+"""
+
+
+def test_threads_enter_blocks_and_the_program_stays_seeded_to_its_end(tmp_path):
+    name = script(tmp_path, "program.py", THREADS_AND_ATEXIT)
+    first = reprorng("run", "--seed", "9", name, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["thread", "main", "non-daemon", "atexit"]
+    assert lines[0] == f"thread block {random.Random(6).random()}"
+    again = reprorng("run", "--seed", "9", name, cwd=tmp_path)
+    assert again.stdout == first.stdout
+    other = reprorng("run", "--seed", "10", name, cwd=tmp_path)
+    assert other.stdout.splitlines()[1:] != lines[1:]

@@ -555,6 +555,37 @@ def test_importing_a_library_that_registers_its_generator_is_no_leak(pytester):
     assert leak.startswith("test_leaks.py::test_draws_from_it: Random at 0x")
 
 
+THREADED_TEST = """
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from reprorng import fixed_rng, reproducible
+
+@reproducible(5)
+def draw(_):
+    return random.random()
+
+def test_threads_enter_blocks():
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(draw, range(8))) == {random.Random(5).random()}
+    seen = []
+    def worker():
+        with fixed_rng(6, timeout=5):
+            seen.append(random.random())
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [random.Random(6).random()]
+"""
+
+
+@pytest.mark.parametrize("option", ["--reprorng-seed=3", "--reprorng-leaks"])
+def test_threads_in_a_seeded_or_checked_test_enter_blocks_without_waiting(pytester, option):
+    pytester.makepyfile(test_threads=THREADED_TEST)
+    result = run(pytester, option)
+    result.assert_outcomes(passed=1)
+
+
 # --- pytest-xdist ----------------------------------------------------------------------
 
 

@@ -255,3 +255,29 @@ def test_a_generator_with_a_block_around_its_yields_can_finish_in_another_thread
     thread.start()
     thread.join()
     assert other[-1] == random.Random(2).random()
+
+
+def test_ambient_seeding_left_while_a_threads_block_is_open_is_put_back_by_that_block():
+    from reprorng._block import enter_ambient, exit_ambient
+
+    random.seed(4)
+    before = global_states()
+    ambient = enter_ambient(fixed_rng(8))
+    assert random.random() == random.Random(8).random()
+    entered, release = threading.Event(), threading.Event()
+    drawn: list[float] = []
+
+    def worker() -> None:
+        with fixed_rng(9, timeout=5):  # enters without waiting for the ambient seeding
+            entered.set()
+            release.wait(5)
+            drawn.append(random.random())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert entered.wait(5)
+    exit_ambient(ambient)  # the worker's block is still open: it will put things back
+    release.set()
+    thread.join()
+    assert drawn == [random.Random(9).random()]
+    assert global_states() == before
