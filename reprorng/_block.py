@@ -192,23 +192,94 @@ def _take_turn(frame: _Frame, timeout: float | None) -> None:
         )
 
 
-def _enter(block: fixed_rng, stack: list[_Frame] | None = None) -> _Frame:
+# Entry and exit are safe against an exception arriving at any step (Ctrl-C's
+# KeyboardInterrupt, or whatever a signal handler raises): every state is
+# recorded before it is changed, and every step of leaving a frame can be done
+# again, so a cut step is finished by repeating it, up to _ATTEMPTS times, and
+# the first exception is raised after. The loops that repeat are written out
+# where they are needed: the first step of calling a helper could be cut too.
+_ATTEMPTS = 3
+
+
+def _enter_frame(frame: _Frame, stack: list[_Frame]) -> None:
+    """Enter ``frame``'s block onto ``stack``; cut anywhere, :func:`_undo` puts all back."""
+    block = frame.block
     seed = block.seed
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("reprorng: entering block with seed=%d", seed)
-    frame = _Frame(block)
     with _lock:
         _admit(frame, block.timeout)
         saved = frame.saved
-        try:
-            for source in block_sources(block):
-                saved[source] = source.swap(seed)
-            _switch_on(frame)
-        except BaseException:
-            _restore(saved)
-            raise
-        (_open if stack is None else stack).append(frame)
-    return frame
+        for source in block_sources(block):
+            saved[source] = source.capture()  # recorded before it changes
+            source.seed(seed)
+        _switch_on(frame)
+        stack.append(frame)
+
+
+def _stacked(frame: _Frame) -> tuple[list[_Frame], list[_Frame]] | None:
+    """Holding ``_lock``: the stack ``frame`` is on and the frames above it, if it is on one."""
+    for stack in (_ambient, _open):
+        for index, each in enumerate(stack):
+            if each is frame:
+                above = stack[index + 1 :]
+                return stack, above + _open if stack is _ambient else above
+    return None
+
+
+def _leave(frame: _Frame) -> bool:
+    """Close ``frame``; again after a cut, it finishes the job. True if it handed over.
+
+    With blocks still open above it, restoring would overwrite their streams:
+    its saved state goes to the lowest of them instead, so that once every
+    block has exited the state is exactly what it was before this one.
+    """
+    handed = False
+    with _lock:
+        where = _stacked(frame)
+        if where is not None:
+            stack, above = where
+            if above:
+                handed = True
+                above[0].saved.update(frame.saved)
+                moved = frame.switched
+                if moved and above[0].switched[: len(moved)] != moved:
+                    above[0].switched[:0] = moved
+                frame.switched = []
+            else:
+                _switch_back(frame)
+                _restore(frame.saved)
+            stack.remove(frame)
+        _forget(frame)
+        _wake()
+    return handed
+
+
+def _undo(frame: _Frame) -> None:
+    """Put back what a cut entry of ``frame`` changed; again after a cut, it finishes."""
+    with _lock:
+        if _stacked(frame) is not None:
+            _leave(frame)
+            return
+        _switch_back(frame)
+        _restore(frame.saved)
+        _forget(frame)
+        _wake()
+
+
+def _forget(frame: _Frame) -> None:
+    frames = frame.block._frames
+    if frame in frames:
+        frames.remove(frame)
+
+
+def _warn_handed_over(frame: _Frame, stacklevel: int = 3) -> None:
+    warnings.warn(
+        f"{_named(frame)} exited while a block entered after it is still "
+        "open; its state will be restored when that block exits",
+        RuntimeWarning,
+        stacklevel=stacklevel,  # 3: the with statement, whose __exit__ calls this
+    )
 
 
 def enter_ambient(block: fixed_rng) -> _Frame:
@@ -218,22 +289,40 @@ def enter_ambient(block: fixed_rng) -> _Frame:
     for it; :func:`exit_ambient` puts back what it found. A frame never
     exited seeds until the process ends (``reprorng run``).
     """
-    return _enter(block, _ambient)
+    frame = _Frame(block)
+    try:
+        _enter_frame(frame, _ambient)
+    except BaseException:
+        _undo_fully(frame)
+        raise
+    return frame
 
 
 def exit_ambient(frame: _Frame) -> None:
     """Put back what :func:`enter_ambient` found, or hand it to what is open above."""
-    with _lock:
-        index = _ambient.index(frame)
-        above = [*_ambient[index + 1 :], *_open]
-        del _ambient[index]
-        if not above:
-            _closed(frame)
-            return
-        # Blocks still open above it (a thread that outlives a test): the
-        # lowest of them puts back this frame's state when it exits.
-        above[0].saved.update(frame.saved)
-        above[0].switched[:0] = frame.switched
+    failure: BaseException | None = None
+    attempts = 0
+    while attempts < _ATTEMPTS:
+        attempts += 1
+        try:
+            _leave(frame)
+            break
+        except BaseException as error:  # noqa: BLE001 - finish leaving; the first is raised
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
+def _undo_fully(frame: _Frame) -> None:
+    """In an exception handler: :func:`_undo`, repeated if it is cut; the handled one goes on."""
+    attempts = 0
+    while attempts < _ATTEMPTS:
+        attempts += 1
+        try:
+            _undo(frame)
+            break
+        except BaseException:  # noqa: BLE001 - finish the undo
+            continue
 
 
 def _admit(frame: _Frame, timeout: float | None) -> None:
@@ -250,49 +339,19 @@ def _wake() -> None:
         _turn.notify_all()
 
 
-def _closed(frame: _Frame) -> None:
-    """Holding ``_lock``: restore the state ``frame`` saved; wake waiting threads."""
-    try:
-        _switch_back(frame)
-        _restore(frame.saved)
-    finally:
-        _wake()
-
-
 def _switch_on(frame: _Frame) -> None:
     """Switch the determinism settings ``frame``'s block asks for, if any, keeping the prior."""
     switches = frame.block.switches
     if switches is not None:
-        frame.switched.append((switches, switches.switch()))
+        frame.switched.append((switches, switches.current()))  # recorded before it changes
+        switches.switch()
 
 
 def _switch_back(frame: _Frame) -> None:
     """Put back the determinism settings ``frame`` switched, if any, latest first."""
-    switched, frame.switched = frame.switched, []
-    for switches, prior in reversed(switched):
+    for switches, prior in reversed(frame.switched):
         switches.restore(prior)
-
-
-def _exit(frame: _Frame) -> None:
-    with _lock:
-        if _open and _open[-1] is frame:
-            _open.pop()
-            _closed(frame)
-            return
-        index = next(i for i in range(len(_open) - 2, -1, -1) if _open[i] is frame)
-        # Exited while a block entered after it is still open: restoring now
-        # would overwrite that block's stream. Hand the entry state over to the
-        # block above instead, so that once every block has exited the state is
-        # exactly what it was before this one.
-        del _open[index]
-        _open[index].saved.update(frame.saved)
-        _open[index].switched[:0] = frame.switched
-    warnings.warn(
-        f"{_named(frame)} exited while a block entered after it is still "
-        "open; its state will be restored when that block exits",
-        RuntimeWarning,
-        stacklevel=4,  # the with statement: __exit__, _close_from, _exit
-    )
+    frame.switched = []
 
 
 def _watch_imports() -> None:
@@ -335,7 +394,8 @@ def _join_open_blocks(source: Source) -> None:
     for frame in (*_ambient, *_open):
         block = frame.block
         if block.seeds and source not in frame.saved and source.name not in block.exclude:
-            frame.saved[source] = source.swap(frame.seed)
+            frame.saved[source] = source.capture()
+            source.seed(frame.seed)
 
 
 def _on_register(source: Source) -> None:
@@ -364,11 +424,27 @@ def check_timeout(timeout: object) -> float | None:
 
 def run_seeded(block: fixed_rng, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Call ``function(*args, **kwargs)`` inside ``block``."""
-    frame = _enter(block)
+    frame = _Frame(block)
+    try:
+        _enter_frame(frame, _open)
+    except BaseException:
+        _undo_fully(frame)
+        raise
     try:
         return function(*args, **kwargs)
     finally:
-        _exit(frame)
+        failure: BaseException | None = None
+        attempts = 0
+        while attempts < _ATTEMPTS:
+            attempts += 1
+            try:
+                if _leave(frame):
+                    _warn_handed_over(frame)
+                break
+            except BaseException as error:  # noqa: BLE001 - finish leaving; the first is raised
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
 
 class Isolated:
@@ -454,6 +530,10 @@ class Isolated:
             finally:
                 _wake()
             self._state = state
+
+
+class _MisuseError(RuntimeError):
+    """A block exited that is not open here: an error of the caller, not to be repeated."""
 
 
 class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):``
@@ -551,8 +631,19 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     # frame its own ``with`` entered, found by the Python frame running that
     # ``with`` (the same in whatever thread a generator is finished).
 
+    # Entry and exit are written out in each method, not in helpers: a signal is
+    # acted on when a call returns, and one landing there, after a helper had
+    # done its work, would escape the method that has to undo or finish it.
+
     def __enter__(self) -> Self:
-        self._open_from(sys._getframe(1))
+        frame = _Frame(self)
+        try:
+            frame.caller = sys._getframe(1)
+            self._frames.append(frame)
+            _enter_frame(frame, _open)
+        except BaseException:
+            _undo_fully(frame)
+            raise
         return self
 
     def __exit__(
@@ -561,7 +652,23 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._close_from(sys._getframe(1))
+        frame: _Frame | None = None
+        failure: BaseException | None = None
+        attempts = 0
+        while attempts < _ATTEMPTS:
+            attempts += 1
+            try:
+                if frame is None:
+                    frame = self._frame_for(sys._getframe(1))
+                if _leave(frame):
+                    _warn_handed_over(frame)
+                break
+            except _MisuseError:
+                raise
+            except BaseException as error:  # noqa: BLE001 - finish leaving; the first is raised
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     async def __aenter__(self) -> Self:
         self._open_from(sys._getframe(1))
@@ -575,15 +682,44 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     ) -> None:
         self._close_from(sys._getframe(1))
 
+    # What __enter__ and __exit__ do, for ``async with`` and ``deterministic()``,
+    # whose own methods call these (one more point where a signal could land
+    # between the work and the method that has to finish it).
+
     def _open_from(self, caller: FrameType) -> None:
-        frame = _enter(self)
-        frame.caller = caller
-        self._frames.append(frame)
+        frame = _Frame(self)
+        try:
+            frame.caller = caller
+            self._frames.append(frame)
+            _enter_frame(frame, _open)
+        except BaseException:
+            _undo_fully(frame)
+            raise
 
     def _close_from(self, caller: FrameType) -> None:
+        frame: _Frame | None = None
+        failure: BaseException | None = None
+        attempts = 0
+        while attempts < _ATTEMPTS:
+            attempts += 1
+            try:
+                if frame is None:
+                    frame = self._frame_for(caller)
+                if _leave(frame):
+                    _warn_handed_over(frame, stacklevel=4)
+                break
+            except _MisuseError:
+                raise
+            except BaseException as error:  # noqa: BLE001 - finish leaving; the first is raised
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def _frame_for(self, caller: FrameType) -> _Frame:
+        """The open frame the ``with`` run by ``caller`` entered; ``_MisuseError`` if none."""
         frames = self._frames
         if not frames:
-            raise RuntimeError(f"{self!r} exited without being entered")
+            raise _MisuseError(f"{self!r} exited without being entered")
         index = len(frames) - 1
         while index >= 0 and frames[index].caller is not caller:
             index -= 1
@@ -595,16 +731,14 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
             while index >= 0 and frames[index].thread != thread:
                 index -= 1
             if index < 0:
-                raise RuntimeError(f"{self!r} exited in a thread that has not entered it")
+                raise _MisuseError(f"{self!r} exited in a thread that has not entered it")
         frame = frames[index]
-        if not (_open and _open[-1] is frame) and frame not in _open:
-            raise RuntimeError(
+        if _stacked(frame) is None:
+            raise _MisuseError(
                 f"{self!r} exited while not open: it was entered in a coroutine or "
                 "generator that is suspended now; exit it in that body"
             )
-        del frames[index]
-        frame.caller = None
-        _exit(frame)
+        return frame
 
     def __call__(self, target: _F) -> _F:
         from reprorng._decorate import decorate

@@ -185,17 +185,7 @@ class NumpyRandomState(ObjectSource):
         view = self._view(target)
         if view is None:
             return target.get_state(legacy=False)
-        twister, gaussian = self._twister.take_gaussian(view)
-        self._twister.put_back(view, twister, gaussian)
-        return twister, gaussian, target._bit_generator.seed_seq
-
-    def swap(self, seed: int) -> object:
-        target = self.target()
-        view = None if target is None else self._view(target)
-        if view is None:
-            return super().swap(seed)
-        twister, gaussian = self._twister.take_gaussian(view)
-        self._twister.seed_into(view, seed)
+        twister, gaussian = self._twister.peek(view)
         return twister, gaussian, target._bit_generator.seed_seq
 
     def _seed(self, target: Any, seed: int) -> None:

@@ -55,7 +55,11 @@ class Source(Protocol):
         """Whether there is anything to manage now (the library is imported, the device exists)."""
 
     def capture(self) -> object:
-        """The complete state, as an object that later changes never alter."""
+        """The complete state, as an object that later changes never alter.
+
+        It must change nothing: a block records every state this way before it
+        seeds, so that an interrupt at any step finds the state to put back.
+        """
 
     def seed(self, seed: int) -> None:
         """Seed exactly as the library's own seeding call does; ``0 <= seed < 2**64``."""
@@ -161,7 +165,13 @@ class PythonRandom(_Source):
 
     def seed(self, seed: int) -> None:
         generator: Any = random._inst
-        _random.Random.seed(generator, seed)
+        seeded = self._repeats.get(seed)
+        if seeded is not None:
+            _random.Random.setstate(generator, seeded)
+        else:
+            _random.Random.seed(generator, seed)
+            if self._repeats.again(seed):
+                self._repeats.keep(seed, _random.Random.getstate(generator))
         generator.gauss_next = None
 
     def restore(self, state: object) -> None:
@@ -177,25 +187,87 @@ class PythonRandom(_Source):
         try_state(lambda: _random.Random().setstate(twister), "random")
         return twister, gaussian
 
-    def swap(self, seed: int) -> object:
-        generator: Any = random._inst
-        state = _random.Random.getstate(generator), generator.gauss_next
-        seeded = self._repeats.get(seed)
-        if seeded is not None:
-            _random.Random.setstate(generator, seeded)
-        else:
-            _random.Random.seed(generator, seed)
-            if self._repeats.again(seed):
-                self._repeats.keep(seed, _random.Random.getstate(generator))
-        generator.gauss_next = None
-        return state
-
 
 # numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
 _MT19937_MEMORY = struct.Struct("=624Ii")
 # Any valid twister key, to pass set_state before the real twister is copied in.
 # (An all-zero key would be a twister that only ever gives zeros.)
 _STAND_IN_KEY = tuple(range(1, 625))
+
+
+class _NormalSlot:
+    """Where a legacy ``RandomState`` keeps its cached gaussian, in its own memory.
+
+    ``RandomState`` keeps ``has_gauss`` (a C int) and ``gauss`` (a double)
+    in its C struct, with no getter. The offsets are found once, on a scratch
+    generator, by setting known values with ``set_state`` and looking for
+    them; :meth:`locate` gives ``None`` if that fails (another numpy, another
+    interpreter), and the cache is then found by drawing (see :class:`Twister`).
+    """
+
+    _LAYOUT = struct.Struct("=i4xd")  # has_gauss, padding, gauss
+    _located: tuple[int] | None = None
+    _looked = False
+
+    @classmethod
+    def locate(cls) -> int | None:
+        """The offset of ``has_gauss`` in a ``RandomState``, if its layout was confirmed."""
+        if not cls._looked:
+            cls._looked = True
+            with contextlib.suppress(Exception):
+                cls._located = (cls._find(),)
+        return None if cls._located is None else cls._located[0]
+
+    @classmethod
+    def _find(cls) -> int:
+        np_random = sys.modules["numpy.random"]
+        probe = np_random.RandomState(np_random.MT19937(0))
+        state = probe.get_state(legacy=False)
+        size = type(probe).__basicsize__
+        memory = memoryview((ctypes.c_char * size).from_address(id(probe))).cast("B")
+        found = None
+        for value in (1.2345678901234567e-3, -7.654321098765432e2):
+            probe.set_state({**state, "has_gauss": 1, "gauss": value})
+            cached = bytes(memory)
+            probe.set_state({**state, "has_gauss": 0, "gauss": 0.0})
+            empty = bytes(memory)
+            offsets = [
+                offset
+                for offset in range(0, size - cls._LAYOUT.size + 1, 4)
+                if cls._LAYOUT.unpack_from(cached, offset) == (1, value)
+                and cls._LAYOUT.unpack_from(empty, offset) == (0, 0.0)
+            ]
+            if len(offsets) != 1 or found not in (None, offsets[0]):
+                raise LookupError("no single place for the cached gaussian")
+            found = offsets[0]
+        assert found is not None
+        # And reading it back through numpy agrees with what is written there.
+        cls._LAYOUT.pack_into(memory, found, 1, 0.5)
+        if probe.get_state(legacy=False)["gauss"] != 0.5:
+            raise LookupError("the cached gaussian is not where it was found")
+        return found
+
+    @classmethod
+    def memory(cls, legacy: Any) -> memoryview:
+        """The bytes of ``legacy``'s C struct up to and including the cached gaussian."""
+        offset = cls.locate()
+        assert offset is not None
+        size = offset + cls._LAYOUT.size
+        return memoryview((ctypes.c_char * size).from_address(id(legacy))).cast("B")
+
+    @classmethod
+    def read(cls, memory: memoryview) -> float | None:
+        offset = cls._located[0]  # type: ignore[index]
+        has_gauss, gauss = cls._LAYOUT.unpack_from(memory, offset)
+        return gauss if has_gauss else None
+
+    @classmethod
+    def write(cls, memory: memoryview, gaussian: float | None) -> None:
+        offset = cls._located[0]  # type: ignore[index]
+        if gaussian is None:
+            cls._LAYOUT.pack_into(memory, offset, 0, 0.0)
+        else:
+            cls._LAYOUT.pack_into(memory, offset, 1, gaussian)
 
 
 class Twister:
@@ -207,14 +279,15 @@ class Twister:
     against the public state), and a seeded twister is made by
     ``RandomState.seed``'s own code on a private generator, then copied in.
 
-    The cached gaussian has no getter. Drawing a normal tells: a cached one
-    is returned without moving the twister, a fresh pair moves it and caches
-    its second half, which a second draw takes out again. numpy zeroes the
-    cache whenever it is taken, so "none cached" is one exact state.
-    ``set_state``, the only setter of the cache, puts one back.
+    The cached gaussian is read and written in the ``RandomState``'s memory
+    too (see :class:`_NormalSlot`), so reading a state changes nothing. Where
+    that layout is not confirmed, drawing a normal tells: a cached one is
+    returned without moving the twister, a fresh pair moves it and caches its
+    second half, which a second draw takes out again. numpy zeroes the cache
+    whenever it is taken, so "none cached" is one exact state. ``set_state``,
+    the only setter of the cache, puts one back.
 
-    ``legacy()`` gives the ``RandomState`` (or the ``numpy.random`` module,
-    whose functions are its methods).
+    ``legacy()`` gives the ``RandomState``.
     """
 
     def __init__(self, legacy: Callable[[], Any]) -> None:
@@ -222,6 +295,8 @@ class Twister:
         # The last twister whose memory layout was confirmed, kept alive with its
         # view; only one, so that bit generators replaced since are let go.
         self._known: tuple[object, memoryview] | None = None
+        # The RandomState whose cached gaussian is reached in its memory, with it.
+        self._normal: tuple[object, memoryview] | None = None
 
     def view(self, bit_generator: Any) -> memoryview | None:
         """The memory of a Mersenne Twister bit generator, once its layout is confirmed."""
@@ -240,8 +315,37 @@ class Twister:
         self._known = (bit_generator, view)
         return view
 
+    def _normal_memory(self) -> memoryview | None:
+        legacy = self._legacy()
+        normal = self._normal
+        if normal is not None and normal[0] is legacy:
+            return normal[1]
+        if _NormalSlot.locate() is None:
+            return None
+        memory = _NormalSlot.memory(legacy)
+        self._normal = (legacy, memory)
+        return memory
+
+    def peek(self, view: memoryview) -> tuple[bytes, float | None]:
+        """The twister and the cached gaussian (``None`` if none), changing nothing.
+
+        Without a confirmed layout for the cache, it is read by drawing and put
+        back: the same state after, but not untouched in between.
+        """
+        memory = self._normal_memory()
+        if memory is None:
+            twister, gaussian = self.take_gaussian(view)
+            self.put_back(view, twister, gaussian)
+            return twister, gaussian
+        return bytes(view), _NormalSlot.read(memory)
+
     def take_gaussian(self, view: memoryview) -> tuple[bytes, float | None]:
         """The twister and the cached gaussian (``None`` if none); leaves none cached."""
+        memory = self._normal_memory()
+        if memory is not None:
+            twister, gaussian = bytes(view), _NormalSlot.read(memory)
+            _NormalSlot.write(memory, None)
+            return twister, gaussian
         standard_normal = self._legacy().standard_normal
         twister = bytes(view)
         normal = standard_normal()
@@ -251,15 +355,34 @@ class Twister:
         return twister, None
 
     def put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
+        """Set twister and cached gaussian, whatever is cached now."""
+        memory = self._normal_memory()
+        if memory is not None:
+            view[:] = twister
+            _NormalSlot.write(memory, gaussian)
+            return
         if gaussian is None:
             self.take_gaussian(view)
         self.set(view, twister, gaussian)
 
     def set(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
         """Set twister and cached gaussian; expects none cached."""
+        memory = self._normal_memory()
+        if memory is not None:
+            view[:] = twister
+            _NormalSlot.write(memory, gaussian)
+            return
         if gaussian is not None:
             self._legacy().set_state(("MT19937", _STAND_IN_KEY, 0, 1, gaussian))
         view[:] = twister
+
+    def clear_gaussian(self, view: memoryview) -> None:
+        """Leave no gaussian cached, the twister as it is."""
+        memory = self._normal_memory()
+        if memory is not None:
+            _NormalSlot.write(memory, None)
+        else:
+            self.take_gaussian(view)
 
     def seed_into(self, view: memoryview, seed: int) -> None:
         """Seed the twister as ``np.random.seed(seed)`` would; expects none cached."""
@@ -316,7 +439,7 @@ class NumpyGlobal(_Source):
     name = "numpy"
 
     def __init__(self) -> None:
-        self._twister = Twister(lambda: sys.modules["numpy.random"])
+        self._twister = Twister(lambda: sys.modules["numpy.random.mtrand"]._rand)
         self._repeats = _Repeats()
 
     def active(self) -> bool:
@@ -335,23 +458,7 @@ class NumpyGlobal(_Source):
         view = self._twister.view(bit_generator)
         if view is None:
             return bit_generator, None, np_random.get_state(legacy=False), bit_generator.seed_seq
-        twister, gaussian = self._twister.take_gaussian(view)
-        self._twister.put_back(view, twister, gaussian)
-        return bit_generator, twister, gaussian, bit_generator.seed_seq
-
-    def swap(self, seed: int) -> object:
-        bit_generator = self._random().get_bit_generator()
-        view = self._twister.view(bit_generator)
-        if view is None:
-            return super().swap(seed)
-        twister, gaussian = self._twister.take_gaussian(view)
-        seeded = self._repeats.get(seed)
-        if seeded is not None:
-            view[:] = seeded
-        else:
-            self._twister.seed_into(view, seed)
-            if self._repeats.again(seed):
-                self._repeats.keep(seed, bytes(view))
+        twister, gaussian = self._twister.peek(view)
         return bit_generator, twister, gaussian, bit_generator.seed_seq
 
     def exchange(self, state: object) -> object:
@@ -372,8 +479,14 @@ class NumpyGlobal(_Source):
         np_random = self._random()
         view = self._twister.view(np_random.get_bit_generator())
         if view is not None:
-            self._twister.take_gaussian(view)
-            self._twister.seed_into(view, seed)
+            self._twister.clear_gaussian(view)
+            seeded = self._repeats.get(seed)
+            if seeded is not None:
+                view[:] = seeded
+            else:
+                self._twister.seed_into(view, seed)
+                if self._repeats.again(seed):
+                    self._repeats.keep(seed, bytes(view))
             return
         np_random.seed(numpy_seed(seed))
         # With other bit generators np.random.seed keeps a cached normal; a block
@@ -574,7 +687,14 @@ class TorchCPU(_Source):
         return self._generator.get_state()
 
     def seed(self, seed: int) -> None:
-        self._generator.manual_seed(seed)
+        generator = self._generator
+        seeded = self._repeats.get(seed)
+        if seeded is not None:
+            generator.set_state(seeded)
+        else:
+            generator.manual_seed(seed)
+            if self._repeats.again(seed):
+                self._repeats.keep(seed, generator.get_state())
 
     def restore(self, state: object) -> None:
         self._generator.set_state(state)
@@ -585,18 +705,6 @@ class TorchCPU(_Source):
         check_tensor(data, "torch")
         try_state(lambda: torch.Generator().set_state(cast(Any, data)), "torch")
         return data
-
-    def swap(self, seed: int) -> object:
-        generator = self._generator
-        state = generator.get_state()
-        seeded = self._repeats.get(seed)
-        if seeded is not None:
-            generator.set_state(seeded)
-        else:
-            generator.manual_seed(seed)
-            if self._repeats.again(seed):
-                self._repeats.keep(seed, generator.get_state())
-        return state
 
 
 class _Lazy:

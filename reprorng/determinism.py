@@ -110,6 +110,12 @@ class deterministic:  # noqa: N801 - used like a function, as ``with determinist
     def __repr__(self) -> str:
         return "deterministic(warn_only=True)" if self.warn_only else "deterministic()"
 
+    def current(self) -> object:
+        """The settings now, as :meth:`switch` returns them and :meth:`restore` takes them."""
+        import torch
+
+        return _read(torch)
+
     def switch(self) -> object:
         """Switch to deterministic settings; return the settings before, for :meth:`restore`."""
         import torch

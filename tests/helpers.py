@@ -1,17 +1,21 @@
-"""Helpers shared by the tests: every global state, and seeding by hand."""
+"""Helpers shared by the tests: every global state, seeding by hand, Ctrl-C at any step."""
 
 from __future__ import annotations
 
+import dis
 import os
 import random
 import subprocess
 import sys
 import textwrap
+from types import FrameType
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.random.mtrand import get_bit_generator
+
+from reprorng import fixed_rng
 
 
 def comparable(value: Any) -> Any:
@@ -59,3 +63,59 @@ def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+# Where CPython acts on a pending signal (and so where Ctrl-C raises
+# KeyboardInterrupt): at the start of a function, at a loop's backward jump,
+# and right after a call returns.
+CHECKS_RESUME = dis.opmap["RESUME"]
+CHECKS = {CHECKS_RESUME, dis.opmap["JUMP_BACKWARD"]}
+CALL = dis.opmap["CALL"]
+
+
+class InterruptAt:
+    """Raise ``KeyboardInterrupt`` at the ``step``-th point where a Ctrl-C could land.
+
+    Every frame is traced bytecode by bytecode, and the points counted are the
+    ones where the interpreter checks for signals. ``step=0`` only counts them.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.count = 0
+        self.after_call: set[FrameType] = set()
+
+    def __enter__(self) -> InterruptAt:
+        sys.settrace(self.trace)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        sys.settrace(None)
+
+    def trace(self, frame: FrameType, event: str, arg: object) -> Any:
+        if frame.f_code in HARNESS:
+            return None
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        if event != "opcode":
+            return self.trace
+        code = frame.f_code
+        op = code.co_code[frame.f_lasti]
+        # RESUME checks at a function's start (argument 0) and after a yield (1).
+        resumed_quietly = op == CHECKS_RESUME and code.co_code[frame.f_lasti + 1] >= 2
+        checked = (op in CHECKS and not resumed_quietly) or frame in self.after_call
+        self.after_call.discard(frame)
+        if op == CALL:
+            self.after_call.add(frame)
+        # The one point no Python code can guard: the check at the very start of
+        # __exit__, before its first line runs (see the README).
+        if code is fixed_rng.__exit__.__code__ and frame.f_lasti == 0:
+            return self.trace
+        if checked:
+            self.count += 1
+            if self.count == self.step:
+                raise KeyboardInterrupt
+        return self.trace
+
+
+HARNESS = {InterruptAt.__enter__.__code__, InterruptAt.__exit__.__code__}

@@ -13,7 +13,7 @@ from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
 from reprorng import _block, fixed_rng
 from reprorng._sources import SOURCES
-from tests.helpers import global_states, run_python, seed_by_hand
+from tests.helpers import InterruptAt, global_states, run_python, seed_by_hand
 
 
 def draw_everything() -> tuple[object, ...]:
@@ -616,3 +616,31 @@ def test_nothing_breaks_without_numpy_or_torch_installed():
         """
     )
     assert out.strip() == "ok"
+
+
+# --- Ctrl-C at any step ------------------------------------------------------------------
+
+
+def one_block(seed: int) -> float:
+    with fixed_rng(seed):
+        return random.random() + float(np.random.standard_normal()) + torch.randn(1).item()
+
+
+def test_ctrl_c_at_any_step_of_a_block_loses_no_state():
+    one_block(0)  # imports and caches made once
+    with InterruptAt(0) as counting:
+        one_block(1)
+    assert counting.count > 100
+    for step in range(1, counting.count + 1):
+        seed_by_hand(step)
+        np.random.standard_normal()  # a cached normal to lose, if anything loses it
+        before = global_states()
+        interrupted = False
+        try:
+            with InterruptAt(step):
+                one_block(step)
+        except KeyboardInterrupt:
+            interrupted = True
+        assert interrupted, step
+        assert global_states() == before, step
+        assert _block._open == [], step

@@ -12,6 +12,7 @@ the code around it draws exactly what it would have drawn without it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 from collections.abc import Callable
@@ -23,8 +24,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reprorng import fixed_rng, register, reproducible, unregister
-from tests.helpers import global_states, seed_by_hand
+from reprorng import _block, fixed_rng, register, reproducible, unregister
+from tests.helpers import InterruptAt, global_states, seed_by_hand
 
 DRAWS = {
     "random.random": lambda: random.random(),
@@ -143,6 +144,43 @@ def test_blocks_in_random_programs_restore_bit_exactly(start, program):
     reseed_by_hand(start)
     assert global_states() == initial
     assert run(program) == without_blocks
+
+
+# --- Ctrl-C at a random step -----------------------------------------------------------
+
+
+def run_plainly(program: tuple[Any, ...]) -> None:
+    """Run a program's draws and blocks, checking nothing on the way."""
+    for step in program:
+        if isinstance(step, Draw):
+            DRAWS[step.kind]()
+        elif isinstance(step, Reseed):
+            reseed_by_hand(step.seed)
+        else:
+            with fixed_rng(step.seed):
+                run_plainly(step.body)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    start=st.integers(0, 2**32 - 1),
+    block=st.builds(Block, seeds, programs, st.just("normal")),
+    where=st.floats(0, 1, exclude_max=True),
+)
+def test_a_ctrl_c_at_a_random_step_of_nested_blocks_loses_no_state(start, block, where):
+    with fixed_rng(0):  # what the first block in a process imports, imported
+        pass
+    with InterruptAt(0) as counting:  # where a Ctrl-C could land in this program
+        run_plainly((block,))
+    reseed_by_hand(start)
+    np.random.standard_normal()  # a cached normal, to be kept too
+    before = global_states()
+    # (The seed memo can change the count a little from run to run: the step
+    # may fall just past the end, and the program then runs uninterrupted.)
+    with contextlib.suppress(KeyboardInterrupt), InterruptAt(1 + int(where * counting.count)):
+        run_plainly((block,))
+    assert global_states() == before
+    assert _block._open == []
 
 
 # --- registered objects that may be collected at any step ---------------------------
