@@ -63,7 +63,19 @@ def _steps(inner: Any, streams: Isolated) -> Generator[Any, Any, Any]:
             action = inner.send
         except GeneratorExit:
             if not sys.is_finalizing():
-                step(inner.close)
+                try:
+                    step(inner.close)
+                except RuntimeError as error:
+                    if inner.gi_frame is None:  # finished: an error of its clean-up
+                        raise
+                    # It yielded again: Python closes it once more when it is
+                    # collected. Have that happen now, in its own streams: drop
+                    # the last references to it, this traceback's too, in a step.
+                    error.__traceback__ = None
+                    holder = [inner]
+                    del inner, action
+                    step(holder.clear)
+                    raise
             else:
                 try:  # in its streams if they are still there, so blocks it left open close
                     step(inner.close)

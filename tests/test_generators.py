@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import inspect
 import random
+import sys
 import threading
 
 import numpy as np
@@ -455,3 +456,31 @@ def test_one_block_object_used_by_a_caller_and_inside_a_decorated_generator():
     assert global_states() == before
     stream.close()
     assert global_states() == before
+
+
+def test_a_body_that_ignores_generator_exit_never_draws_from_the_callers_stream():
+    @reproducible(1)
+    def stubborn():
+        while True:
+            try:
+                yield random.random()
+            except GeneratorExit:
+                random.random()  # clean-up that draws, and then (wrongly) yields again
+
+    random.seed(9)
+    before = global_states()
+    unraisable: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        stream = stubborn()
+        next(stream)
+        with pytest.raises(RuntimeError, match="ignored GeneratorExit"):
+            stream.close()
+        del stream
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert global_states() == before
+    # Python closes such a generator once more when it is collected, and reports
+    # that it ignored GeneratorExit again: here, inside its own streams, at once.
+    assert len(unraisable) == 1
