@@ -33,7 +33,7 @@ from reprorng._block import (
     restore_all,
     watch_imports,
 )
-from reprorng._seed import check_seed, derive_seed, text_seed
+from reprorng._seed import check_seed, derive_seed, parse_decimal, text_seed
 from reprorng._sources import Source, same_state
 
 __all__ = ["rng_seed"]
@@ -123,7 +123,7 @@ def _session_seed(config: pytest.Config) -> int | None:
 
 def _int_or_text(text: str) -> int | str:
     try:
-        return int(text)
+        return parse_decimal(text)
     except ValueError:
         return text
 

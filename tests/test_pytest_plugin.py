@@ -268,7 +268,7 @@ def test_last_with_nothing_stored_is_a_usage_error(pytester):
     result.stderr.fnmatch_lines(["*--reprorng-seed=last: no seed stored in pytest's cache yet*"])
 
 
-@pytest.mark.parametrize("value", ["abc", "-3", str(2**64), "1.5"])
+@pytest.mark.parametrize("value", ["abc", "-3", str(2**64), "1.5", "+42", "4_2", "\u0664\u0662"])
 def test_a_bad_session_seed_is_a_usage_error(pytester, value):
     pytester.makepyfile(test_values=DRAWING_TESTS)
     result = run(pytester, f"--reprorng-seed={value}")
