@@ -244,11 +244,10 @@ def run(options: Options, seed: int) -> NoReturn:
     if os.environ.get("PYTHONHASHSEED") != wanted or os.environ.get(_RUNNING) != wanted:
         # The hash seed is read once, when Python starts: start again with it.
         environment = {**os.environ, "PYTHONHASHSEED": wanted, _RUNNING: wanted}
-        argv = [sys.executable, *_interpreter_options(), "-m", "reprorng", "run"]
-        argv += _flags(options, seed, options.hash_seed)
+        argv = _run_command(options, seed, options.hash_seed)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execve(sys.executable, [*argv, *target.describe()], environment)
+        os.execve(sys.executable, argv, environment)
     del os.environ[_RUNNING]
     flags = _flags(options, seed, options.hash_seed)
     replay = shlex.join(["reprorng", "run", *flags, *target.describe()])
@@ -268,10 +267,22 @@ def run(options: Options, seed: int) -> NoReturn:
     sys.exit(0)
 
 
-def _interpreter_options() -> list[str]:
-    """This interpreter's own options (-O, -W, -X ...), as multiprocessing passes them on."""
-    options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
-    return options
+def _run_command(options: Options, seed: int, run_hash_seed: int | None) -> list[str]:
+    """``python -m reprorng run ...`` for the program, with this interpreter's own options.
+
+    Those (-O, -W, -X ...) are passed on as multiprocessing passes them to its children.
+    """
+    interpreter: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    flags = _flags(options, seed, run_hash_seed)
+    return [
+        sys.executable,
+        *interpreter,
+        "-m",
+        "reprorng",
+        "run",
+        *flags,
+        *options.target.describe(),
+    ]
 
 
 def _run_script(script: str, args: list[str]) -> None:
@@ -305,16 +316,7 @@ def _command(options: Options, seed: int, run_hash_seed: int) -> list[str]:
     target = options.target
     if target.command:
         return target.command
-    flags = _flags(options, seed, run_hash_seed)
-    return [
-        sys.executable,
-        *_interpreter_options(),
-        "-m",
-        "reprorng",
-        "run",
-        *flags,
-        *target.describe(),
-    ]
+    return _run_command(options, seed, run_hash_seed)
 
 
 def _environment(seed: int, run_hash_seed: int) -> dict[str, str]:
