@@ -201,22 +201,28 @@ class _NormalSlot:
     ``RandomState`` keeps ``has_gauss`` (a C int) and ``gauss`` (a double)
     in its C struct, with no getter. The offsets are found once, on a scratch
     generator, by setting known values with ``set_state`` and looking for
-    them; :meth:`locate` gives ``None`` if that fails (another numpy, another
+    them; :meth:`memory` gives ``None`` if that fails (another numpy, another
     interpreter), and the cache is then found by drawing (see :class:`Twister`).
     """
 
     _LAYOUT = struct.Struct("=i4xd")  # has_gauss, padding, gauss
-    _located: tuple[int] | None = None
+    _offset: int | None = None
     _looked = False
 
     @classmethod
-    def locate(cls) -> int | None:
-        """The offset of ``has_gauss`` in a ``RandomState``, if its layout was confirmed."""
+    def memory(cls, legacy: Any) -> memoryview | None:
+        """``legacy``'s cached gaussian, as the bytes of its memory that hold it.
+
+        ``None`` if the layout was not confirmed (it is looked for once).
+        """
         if not cls._looked:
             cls._looked = True
             with contextlib.suppress(Exception):
-                cls._located = (cls._find(),)
-        return None if cls._located is None else cls._located[0]
+                cls._offset = cls._find()
+        if cls._offset is None:
+            return None
+        memory = (ctypes.c_char * cls._LAYOUT.size).from_address(id(legacy) + cls._offset)
+        return memoryview(memory).cast("B")
 
     @classmethod
     def _find(cls) -> int:
@@ -248,26 +254,13 @@ class _NormalSlot:
         return found
 
     @classmethod
-    def memory(cls, legacy: Any) -> memoryview:
-        """The bytes of ``legacy``'s C struct up to and including the cached gaussian."""
-        offset = cls.locate()
-        assert offset is not None
-        size = offset + cls._LAYOUT.size
-        return memoryview((ctypes.c_char * size).from_address(id(legacy))).cast("B")
-
-    @classmethod
     def read(cls, memory: memoryview) -> float | None:
-        offset = cls._located[0]  # type: ignore[index]
-        has_gauss, gauss = cls._LAYOUT.unpack_from(memory, offset)
+        has_gauss, gauss = cls._LAYOUT.unpack(memory)
         return gauss if has_gauss else None
 
     @classmethod
     def write(cls, memory: memoryview, gaussian: float | None) -> None:
-        offset = cls._located[0]  # type: ignore[index]
-        if gaussian is None:
-            cls._LAYOUT.pack_into(memory, offset, 0, 0.0)
-        else:
-            cls._LAYOUT.pack_into(memory, offset, 1, gaussian)
+        cls._LAYOUT.pack_into(memory, 0, *((0, 0.0) if gaussian is None else (1, gaussian)))
 
 
 class Twister:
@@ -320,10 +313,9 @@ class Twister:
         normal = self._normal
         if normal is not None and normal[0] is legacy:
             return normal[1]
-        if _NormalSlot.locate() is None:
-            return None
         memory = _NormalSlot.memory(legacy)
-        self._normal = (legacy, memory)
+        if memory is not None:
+            self._normal = (legacy, memory)
         return memory
 
     def peek(self, view: memoryview) -> tuple[bytes, float | None]:
@@ -356,23 +348,16 @@ class Twister:
 
     def put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
         """Set twister and cached gaussian, whatever is cached now."""
-        memory = self._normal_memory()
-        if memory is not None:
-            view[:] = twister
-            _NormalSlot.write(memory, gaussian)
-            return
-        if gaussian is None:
-            self.take_gaussian(view)
+        if gaussian is None and self._normal_memory() is None:
+            self.take_gaussian(view)  # what set() expects
         self.set(view, twister, gaussian)
 
     def set(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
-        """Set twister and cached gaussian; expects none cached."""
+        """Set twister and cached gaussian; without the cache's memory, expects none cached."""
         memory = self._normal_memory()
         if memory is not None:
-            view[:] = twister
             _NormalSlot.write(memory, gaussian)
-            return
-        if gaussian is not None:
+        elif gaussian is not None:
             self._legacy().set_state(("MT19937", _STAND_IN_KEY, 0, 1, gaussian))
         view[:] = twister
 
