@@ -343,8 +343,9 @@ def _switch_on(frame: _Frame) -> None:
     """Switch the determinism settings ``frame``'s block asks for, if any, keeping the prior."""
     switches = frame.block.switches
     if switches is not None:
-        frame.switched.append((switches, switches.current()))  # recorded before it changes
-        switches.switch()
+        prior = switches.current()
+        frame.switched.append((switches, prior))  # recorded before it changes
+        switches.switch(prior)
 
 
 def _switch_back(frame: _Frame) -> None:

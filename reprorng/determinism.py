@@ -116,11 +116,16 @@ class deterministic:  # noqa: N801 - used like a function, as ``with determinist
 
         return _read(torch)
 
-    def switch(self) -> object:
-        """Switch to deterministic settings; return the settings before, for :meth:`restore`."""
+    def switch(self, prior: object | None = None) -> object:
+        """Switch to deterministic settings; return the settings before, for :meth:`restore`.
+
+        ``prior``: the settings before, if :meth:`current` has just read them.
+        """
         import torch
 
-        prior = _read(torch)
+        if prior is None:
+            prior = _read(torch)
+        assert isinstance(prior, _Settings)
         wanted = _Settings(
             algorithms=True,
             warn_only=self.warn_only,
