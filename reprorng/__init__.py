@@ -19,14 +19,13 @@ seeds under ``torch.distributed``.
 
 from typing import TYPE_CHECKING
 
-from reprorng._block import fixed_rng
-from reprorng._decorate import reproducible
-from reprorng._objects import register, unregister
+from reprorng._block import fixed_rng, reproducible
 from reprorng._seed import ENV_VAR, SeedLike, derive_seed
-from reprorng._sources import ENTRY_POINT_GROUP, add_source, exclude, include, source_names
 from reprorng.data import WorkerInit, loader_generator, worker_init_fn
 from reprorng.determinism import deterministic
 from reprorng.distributed import broadcast_seed, rank_seed
+from reprorng.sources import ENTRY_POINT_GROUP, add_source, exclude, include, source_names
+from reprorng.sources.objects import register, unregister
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -1,52 +1,28 @@
-"""Snapshots of every generator, and their safe saved form.
+"""Snapshots: the state of every generator at one moment, compared, saved and restored.
 
 ``snapshot()`` captures what a block manages into an immutable
-:class:`RngState`. Its saved form is reprorng's own, read without pickle or
-anything else that can run code:
-
-* 14 bytes of magic, ``b"\\x89reprorng\\r\\n\\x1a\\n\\x00"``, which also catch
-  text-mode mangling;
-* the format version (2 bytes) and the body's length (8 bytes), big-endian;
-* the body: UTF-8 JSON, with sorted keys and no spaces. Values JSON lacks are
-  tagged objects with one key: ``{"$float": hex}``, ``{"$bytes": base64}``,
-  ``{"$tuple": [...]}``, ``{"$dict": [[key, value], ...]}``,
-  ``{"$ndarray": {"dtype", "shape", "data"}}``, ``{"$tensor": {...}}``;
-* a 32-byte BLAKE2b checksum of everything before it.
-
-Reading checks the magic, version, length and checksum, then the structure,
-then each state against its generator kind, and raises ``ValueError`` for
-anything else, before a single generator is touched.
+:class:`RngState`, which compares bit for bit, saves in reprorng's own safe
+form (see :mod:`reprorng._format`), goes into torch checkpoints as a
+``state_dict``, and puts every generator back with :meth:`RngState.restore`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
-import secrets
-import struct
 import sys
 import warnings
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from reprorng import _block, _objects, _sources
-from reprorng._sources import Source
+from reprorng import _format, _stack
+from reprorng._block import fixed_rng
+from reprorng._format import FORMAT, FORMAT_VERSION, MAGIC, bad, decode_checked, encode, read
+from reprorng.sources import Source, known_sources
+from reprorng.sources.base import ObjectSource, same_state
+from reprorng.sources.objects import KINDS, as_list, object_source
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "RngState", "snapshot"]
-
-#: The first bytes of every saved state.
-MAGIC = b"\x89reprorng\r\n\x1a\n\x00"
-#: The version of the saved form this reprorng writes (and the newest it reads).
-FORMAT_VERSION = 1
-_HEADER = struct.Struct(">HQ")
-_CHECKSUM_SIZE = 32
-_FORMAT = "reprorng.RngState"
-# Deeper than any state reprorng writes; a crafted body is refused, not recursed into.
-_MAX_DEPTH = 16
-_NUMBER_KINDS = ("b", "i", "u", "f")
 
 
 class _Unsaveable:
@@ -59,156 +35,9 @@ class _Unsaveable:
         self.reason = reason  # None: left out of the saved form without complaint
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Unsaveable) and _sources.same_state(self.state, other.state)
+        return isinstance(other, _Unsaveable) and same_state(self.state, other.state)
 
     __hash__ = None  # type: ignore[assignment]
-
-
-# -- values to JSON and back -------------------------------------------------------------
-
-
-def _encode(value: object) -> Any:
-    """``value`` as JSON-ready data; ``TypeError`` for what the saved form cannot hold."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return {"$float": value.hex()}
-    if isinstance(value, bytes):
-        return {"$bytes": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    if isinstance(value, tuple):
-        return {"$tuple": [_encode(item) for item in value]}
-    if isinstance(value, dict):
-        return {"$dict": [[_encode(key), _encode(item)] for key, item in value.items()]}
-    module = type(value).__module__.partition(".")[0]
-    if module == "numpy":
-        return _encode_numpy(value)
-    if module == "torch":
-        return _encode_tensor(value)
-    raise TypeError(f"a saved state cannot hold {type(value).__qualname__} values")
-
-
-def _encode_numpy(value: Any) -> Any:
-    numpy = sys.modules["numpy"]
-    if isinstance(value, numpy.integer):
-        return int(value)
-    if isinstance(value, numpy.floating):
-        return _encode(float(value))
-    if isinstance(value, numpy.ndarray) and value.dtype.kind in _NUMBER_KINDS:
-        return {
-            "$ndarray": {
-                "dtype": value.dtype.str,
-                "shape": list(value.shape),
-                "data": _encode(numpy.ascontiguousarray(value).tobytes()),
-            }
-        }
-    raise TypeError(f"a saved state cannot hold {type(value).__qualname__} values")
-
-
-def _encode_tensor(value: Any) -> Any:
-    torch = sys.modules["torch"]
-    if not isinstance(value, torch.Tensor) or value.dtype not in _tensor_dtypes(torch):
-        raise TypeError(f"a saved state cannot hold {type(value).__qualname__} values")
-    data = value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
-    return {
-        "$tensor": {
-            "dtype": str(value.dtype).removeprefix("torch."),
-            "shape": list(value.shape),
-            "data": _encode(data),
-        }
-    }
-
-
-def _tensor_dtypes(torch: Any) -> dict[Any, str]:
-    names = ("uint8", "int8", "int16", "int32", "int64", "float32", "float64")
-    return {getattr(torch, name): name for name in names}
-
-
-def _bad(what: str) -> ValueError:
-    return ValueError(f"not a saved reprorng state: {what}")
-
-
-def _decode(node: Any, depth: int = 0) -> Any:
-    if depth > _MAX_DEPTH:
-        raise _bad("nested too deeply")
-    if node is None or isinstance(node, (bool, int, str)):
-        return node
-    if isinstance(node, list):
-        return [_decode(item, depth + 1) for item in node]
-    if not (isinstance(node, dict) and len(node) == 1):
-        raise _bad(f"unexpected {type(node).__name__} value")
-    ((tag, content),) = node.items()
-    if tag == "$float" and isinstance(content, str):
-        try:
-            return float.fromhex(content)
-        except (ValueError, OverflowError):
-            raise _bad(f"bad float {content!r}") from None
-    if tag == "$bytes" and isinstance(content, str):
-        try:
-            return base64.b64decode(content.encode("ascii"), validate=True)
-        except (ValueError, UnicodeEncodeError):
-            raise _bad("bad base64 data") from None
-    if tag == "$tuple" and isinstance(content, list):
-        return tuple(_decode(item, depth + 1) for item in content)
-    if tag == "$dict" and isinstance(content, list):
-        result = {}
-        for pair in content:
-            if not (isinstance(pair, list) and len(pair) == 2):
-                raise _bad("a dict entry is not a [key, value] pair")
-            key = _decode(pair[0], depth + 1)
-            if not isinstance(key, (str, int)) or key in result:
-                raise _bad(f"bad or repeated dict key {key!r}")
-            result[key] = _decode(pair[1], depth + 1)
-        return result
-    if tag in ("$ndarray", "$tensor") and isinstance(content, dict):
-        return _decode_array(tag, content, depth)
-    raise _bad(f"unknown value {tag!r}")
-
-
-def _decode_array(tag: str, content: dict[str, Any], depth: int) -> Any:
-    if content.keys() != {"dtype", "shape", "data"}:
-        raise _bad(f"{tag} needs exactly dtype, shape and data")
-    dtype, shape = content["dtype"], content["shape"]
-    data = _decode(content["data"], depth + 1)
-    if not (
-        isinstance(data, bytes)
-        and isinstance(dtype, str)
-        and isinstance(shape, list)
-        and len(shape) <= 8
-        and all(type(size) is int and 0 <= size <= len(data) for size in shape)
-    ):
-        raise _bad(f"bad {tag} shape or data")
-    count = 1
-    for size in shape:
-        count *= size
-    if tag == "$ndarray":
-        import numpy
-
-        allowed = {
-            numpy.dtype(kind + str(size)).str
-            for kind in _NUMBER_KINDS[1:]
-            for size in (1, 2, 4, 8)
-            if not (kind == "f" and size == 1)
-        } | {numpy.dtype(bool).str}
-        if dtype not in allowed:
-            raise _bad(f"array dtype {dtype!r} is not one reprorng saves")
-        item = numpy.dtype(dtype)
-        if count * item.itemsize != len(data):
-            raise _bad("array data does not fit its shape")
-        return numpy.frombuffer(data, dtype=item).reshape(shape).copy()
-    import torch
-
-    by_name = {name: value for value, name in _tensor_dtypes(torch).items()}
-    if dtype not in by_name:
-        raise _bad(f"tensor dtype {dtype!r} is not one reprorng saves")
-    itemsize = by_name[dtype].itemsize
-    if count * itemsize != len(data):
-        raise _bad("tensor data does not fit its shape")
-    flat = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0)
-    return flat.to(torch.uint8).view(by_name[dtype]).reshape(shape).clone()
 
 
 # -- the state ---------------------------------------------------------------------------
@@ -244,7 +73,7 @@ class RngState:
         object.__setattr__(state, "_generators", generators)
         object.__setattr__(state, "_objects", objects)
         body = {
-            "format": _FORMAT,
+            "format": FORMAT,
             "sources": {
                 name: data for name, data in sources.items() if not isinstance(data, _Unsaveable)
             },
@@ -276,7 +105,7 @@ class RngState:
         return f"<RngState sources={list(self.sources)}{generators}>"
 
     def _body(self) -> bytes:
-        return json.dumps(self._saved, sort_keys=True, separators=(",", ":")).encode()
+        return _format.canonical(self._saved)
 
     def __eq__(self, other: object) -> bool:
         """Bit for bit, what :meth:`to_bytes` saves, so a state read back equals the original.
@@ -310,36 +139,14 @@ class RngState:
         for name, data in self._sources.items():
             if isinstance(data, _Unsaveable) and data.reason is not None:
                 raise ValueError(f"the state of source {name!r} cannot be saved: {data.reason}")
-        body = self._body()
-        head = MAGIC + _HEADER.pack(FORMAT_VERSION, len(body)) + body
-        return head + hashlib.blake2b(head, digest_size=_CHECKSUM_SIZE).digest()
+        return _format.frame(self._body())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RngState:
         """Read back what :meth:`to_bytes` wrote; ``ValueError`` for anything else."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"from_bytes takes bytes, got {type(data).__name__}")
-        data = bytes(data)
-        start = len(MAGIC) + _HEADER.size
-        if len(data) < start + _CHECKSUM_SIZE or not data.startswith(MAGIC):
-            raise _bad("it does not start with reprorng's magic bytes")
-        version, length = _HEADER.unpack_from(data, len(MAGIC))
-        if version > FORMAT_VERSION or version < 1:
-            raise ValueError(
-                f"this state was saved in format version {version}; this reprorng "
-                f"reads versions 1 to {FORMAT_VERSION}"
-            )
-        if len(data) != start + length + _CHECKSUM_SIZE:
-            raise _bad("its length is wrong (truncated, or extra bytes)")
-        head, checksum = data[:-_CHECKSUM_SIZE], data[-_CHECKSUM_SIZE:]
-        if hashlib.blake2b(head, digest_size=_CHECKSUM_SIZE).digest() != checksum:
-            raise _bad("its checksum does not match (corrupted)")
-        try:
-            body = json.loads(head[start:].decode("utf-8"), parse_constant=_no_constant)
-        except RecursionError:
-            raise _bad("nested too deeply") from None
-        except ValueError as error:  # also bad UTF-8, and ints too long to read
-            raise _bad(f"its body is not valid JSON ({error})") from None
+        body = _format.unframe(bytes(data))
         return cls._from_body(body)
 
     @classmethod
@@ -347,38 +154,29 @@ class RngState:
         if not (
             isinstance(body, dict)
             and body.keys() == {"format", "sources", "generators"}
-            and body["format"] == _FORMAT
+            and body["format"] == FORMAT
             and isinstance(body["sources"], dict)
             and isinstance(body["generators"], list)
         ):
-            raise _bad("its body lacks format, sources or generators")
+            raise bad("its body lacks format, sources or generators")
         sources: dict[str, Any] = {}
-        known = {source.name: source for source in _sources.known_sources()}
+        known = {source.name: source for source in known_sources()}
         for name, data in body["sources"].items():
-            sources[name] = _read(known.get(name), data)
+            sources[name] = read(known.get(name), data)
         generators = []
         for entry in body["generators"]:
             if not (isinstance(entry, dict) and entry.keys() == {"kind", "state"}):
-                raise _bad("a generator entry is not a dict of kind and state")
+                raise bad("a generator entry is not a dict of kind and state")
             kind = entry["kind"]
-            if not isinstance(kind, str) or kind not in _objects.KINDS:
-                raise _bad(f"unknown generator kind {kind!r}")
-            reader = _objects.KINDS[kind](lambda: None, kind)
-            generators.append((kind, _read(reader, entry["state"])))
+            if not isinstance(kind, str) or kind not in KINDS:
+                raise bad(f"unknown generator kind {kind!r}")
+            reader = KINDS[kind](lambda: None, kind)
+            generators.append((kind, read(reader, entry["state"])))
         return cls._make(sources, tuple(generators), None)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_bytes` to ``path``, atomically (a reader never sees half a file)."""
-        target = Path(path)
-        data = self.to_bytes()
-        descriptor, temporary = _new_file(target)
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _format.write_atomically(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RngState:
@@ -394,7 +192,7 @@ class RngState:
         import torch
 
         data = torch.frombuffer(bytearray(self.to_bytes()), dtype=torch.uint8)
-        return {"format": _FORMAT, "version": FORMAT_VERSION, "data": data}
+        return {"format": FORMAT, "version": FORMAT_VERSION, "data": data}
 
     @classmethod
     def from_state_dict(cls, state_dict: object) -> RngState:
@@ -403,7 +201,7 @@ class RngState:
         if not (
             isinstance(state_dict, dict)
             and state_dict.keys() == {"format", "version", "data"}
-            and state_dict["format"] == _FORMAT
+            and state_dict["format"] == FORMAT
             and torch is not None
             and isinstance(state_dict["data"], torch.Tensor)
             and state_dict["data"].dtype == torch.uint8
@@ -444,7 +242,7 @@ class RngState:
         if missing not in ("warn", "ignore", "error"):
             raise ValueError(f"missing must be 'warn', 'ignore' or 'error', got {missing!r}")
         targets = _targets(self, generators)
-        with _block.exclusive():
+        with _stack.exclusive():
             plan, absent = self._plan(targets)
             if absent and missing == "error":
                 raise ValueError(
@@ -475,7 +273,7 @@ class RngState:
         for name in self._sources:
             if name in ("numpy", "torch"):
                 __import__("numpy.random" if name == "numpy" else "torch")
-        known = {source.name: source for source in _sources.known_sources() if source.active()}
+        known = {source.name: source for source in known_sources() if source.active()}
         plan: list[tuple[Source, object]] = []
         absent: list[str] = []
         for name, data in self._sources.items():
@@ -485,65 +283,15 @@ class RngState:
             elif isinstance(data, _Unsaveable):
                 plan.append((source, data.state))
             else:
-                plan.append((source, _load(source, data)))
+                plan.append((source, decode_checked(source, data)))
         for source, (_kind, data) in zip(targets, self._generators, strict=True):
-            plan.append((source, _load(source, data)))
+            plan.append((source, decode_checked(source, data)))
         return plan, absent
-
-
-def _new_file(target: Path) -> tuple[int, Path]:
-    """A new file beside ``target``, open for writing, with the mode the umask gives.
-
-    (``tempfile.mkstemp`` would make it 0600 whatever the umask says.)
-    """
-    while True:
-        temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}"
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            return os.open(temporary, flags, 0o666), temporary
-        except FileExistsError:
-            continue
-
-
-def _read(source: Source | None, data: Any) -> Any:
-    """Saved data, checked by ``source`` if there is one, in the form reprorng writes it.
-
-    Kept in that form (``0x1p+0`` is written ``0x1.0000000000000p+0``), equal
-    states compare equal.
-    """
-    decoded = _decode(data)
-    if source is not None:
-        _checked(source, decoded)
-    try:
-        return _encode(decoded)
-    except TypeError as error:  # cannot happen for decoded values; kept for safety
-        raise _bad(str(error)) from None
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _load(source: Source, data: Any) -> object:
-    """Decode saved data and have ``source`` check it; ``ValueError`` if it is not valid."""
-    return _checked(source, _decode(data))
-
-
-def _checked(source: Source, decoded: Any) -> object:
-    """``source.load(decoded)``, any complaint as ``ValueError``."""
-    try:
-        return source.load(decoded)
-    except ValueError as error:
-        raise ValueError(f"not a valid saved state for {source.name!r}: {error}") from None
-    except RecursionError:
-        raise _bad("nested too deeply") from None
-    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as error:
-        raise ValueError(f"not a valid saved state for {source.name!r}: {error!r}") from None
 
 
 def _targets(state: RngState, generators: Iterable[object] | None) -> list[Source]:
     """The sources of the objects to restore the state's generator entries into."""
-    objects = state._objects if generators is None else tuple(_objects.as_list(generators))
+    objects = state._objects if generators is None else tuple(as_list(generators))
     if objects is None:
         if state._generators:
             raise ValueError(
@@ -559,7 +307,7 @@ def _targets(state: RngState, generators: Iterable[object] | None) -> list[Sourc
         )
     targets: list[Source] = []
     for obj, (kind, _data) in zip(objects, state._generators, strict=True):
-        source = _objects.object_source(obj)
+        source = object_source(obj)
         if source.kind != kind:
             raise ValueError(
                 f"the state saved for a {kind} cannot be restored into {type(obj).__name__}"
@@ -576,15 +324,15 @@ def snapshot(generators: Iterable[object] = (), exclude: Collection[str] = ()) -
     added by packages) except those in ``exclude``, then the objects in
     ``generators``, then the registered objects.
     """
-    block = _block.fixed_rng(0, generators=_objects.as_list(generators), exclude=exclude)
-    with _block.exclusive():
-        captured = [(source, source.capture()) for source in _block.block_sources(block)]
+    block = fixed_rng(0, generators=as_list(generators), exclude=exclude)
+    with _stack.exclusive():
+        captured = [(source, source.capture()) for source in _stack.block_sources(block)]
     sources: dict[str, Any] = {}
     generator_entries: list[tuple[str, Any]] = []
     objects: list[object] = []
     for source, state in captured:
-        if isinstance(source, _objects.ObjectSource):
-            generator_entries.append((source.kind, _encode(source.dump(state))))
+        if isinstance(source, ObjectSource):
+            generator_entries.append((source.kind, encode(source.dump(state))))
             objects.append(source.target())
             continue
         dumped = source.dump(state)
@@ -592,7 +340,7 @@ def snapshot(generators: Iterable[object] = (), exclude: Collection[str] = ()) -
             sources[source.name] = _Unsaveable(state, None)
             continue
         try:
-            sources[source.name] = _encode(dumped)
+            sources[source.name] = encode(dumped)
         except TypeError as error:
             sources[source.name] = _Unsaveable(state, str(error))
     return RngState._make(sources, tuple(generator_entries), tuple(objects))

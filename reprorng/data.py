@@ -14,10 +14,10 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from reprorng._objects import registered
 from reprorng._seed import SeedLike, derive_seed, resolve_seed
-from reprorng._sources import numpy_seed
 from reprorng.distributed import current_rank
+from reprorng.sources.numpy import numpy_seed
+from reprorng.sources.objects import registered
 
 if TYPE_CHECKING:
     import torch

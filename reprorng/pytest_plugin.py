@@ -7,7 +7,7 @@ Installed with reprorng (entry point ``pytest11``) and inert unless asked:
   session seed's or one derived from the test's node id.
 - ``--reprorng-seed=N|random|last`` (or the ``reprorng_seed`` ini option) runs
   every test in its own block, seeded from the session seed and its node id.
-- ``--reprorng-leaks[=error]`` lists (or fails) the tests that leave the
+- ``--reprorng-leaks`` (``--reprorng-leaks=error``) lists (or fails) the tests that leave the
   global generators changed. Each test starts from generator states of its
   own, derived from its node id, so a leak is found whatever ran before it.
 - The ``rng_seed`` fixture gives the seed in force for the test, or ``None``.
@@ -25,16 +25,11 @@ from typing import Any
 
 import pytest
 
-from reprorng._block import (
-    capture_all,
-    enter_ambient,
-    exit_ambient,
-    fixed_rng,
-    restore_all,
-    watch_imports,
-)
+from reprorng._block import fixed_rng
+from reprorng._entry import enter_ambient, exit_ambient
 from reprorng._seed import check_seed, derive_seed, parse_decimal, text_seed
-from reprorng._sources import Source, same_state
+from reprorng._stack import capture_all, restore_all, watch_imports
+from reprorng.sources import Source, same_state
 
 __all__ = ["rng_seed"]
 
@@ -62,15 +57,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run every test in its own fixed_rng block, seeded from N and the test's node id; "
         "'random' draws N, 'last' reuses the last N (both kept in pytest's cache)",
     )
+    # Flags, not an option with an optional value, which would take the path
+    # after it (``pytest --reprorng-leaks tests/``) for its value. The forms
+    # with ``=`` are option names of their own, matched whole.
     group.addoption(
         "--reprorng-leaks",
+        "--reprorng-leaks=report",
         dest="reprorng_leaks",
-        nargs="?",
+        action="store_const",
         const="report",
         default=None,
-        choices=["report", "error"],
-        help="list the tests that leave Python's, numpy's or torch's global generators "
-        "changed; =error also fails them",
+        help="list the tests that leave Python's, numpy's or torch's global generators changed",
+    )
+    group.addoption(
+        "--reprorng-leaks=error",
+        dest="reprorng_leaks",
+        action="store_const",
+        const="error",
+        help="list them, and fail each of them",
     )
     parser.addini("reprorng_seed", "the session seed, as for --reprorng-seed", default=None)
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
-from reprorng import _block, fixed_rng
-from reprorng._sources import SOURCES
+from reprorng import _stack, fixed_rng
+from reprorng.sources import SOURCES
 from tests.helpers import InterruptAt, global_states, run_python, seed_by_hand
 
 
@@ -362,12 +362,12 @@ def test_block_in_a_child_forked_while_another_thread_held_the_lock():
     run_python(
         """
         import os, random, threading
-        from reprorng import _block, fixed_rng
+        from reprorng import _stack, fixed_rng
 
         held, release = threading.Event(), threading.Event()
 
         def hold():
-            with _block._lock:
+            with _stack.lock:
                 held.set()
                 release.wait()
 
@@ -414,7 +414,7 @@ def cuda_reported_available(monkeypatch):
     saved = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
     cuda = next(source for source in SOURCES if source.name == "cuda")
     monkeypatch.setattr(cuda, "_available", True)
-    monkeypatch.setattr(_block, "_settled", None)
+    monkeypatch.setattr(_stack, "_settled", None)
     yield
     tracker.manual_seed_all_cb, tracker.manual_seed_cb, tracker.call_order = saved
 
@@ -648,11 +648,12 @@ def test_ctrl_c_at_any_step_of_a_block_loses_no_state():
             interrupted = True
         assert interrupted, step
         assert global_states() == before, step
-        assert _block._open == [], step
+        assert _stack.open_frames == [], step
 
 
 def test_without_the_cached_normals_memory_layout_blocks_still_restore_exactly(monkeypatch):
-    from reprorng._sources import NumpyGlobal, _NormalSlot
+    from reprorng.sources.numpy import NumpyGlobal
+    from reprorng.sources.numpy_memory import _NormalSlot
 
     # As on a numpy whose layout is not confirmed: the cache is found by drawing.
     monkeypatch.setattr(_NormalSlot, "_offset", None)

@@ -181,6 +181,34 @@ def test_a_bad_seed_in_the_environment_is_a_usage_error(tmp_path):
     assert "REPRORNG_SEED" in result.stderr
 
 
+def test_version_and_each_commands_own_help(tmp_path):
+    from reprorng import __version__
+
+    version = reprorng("--version", cwd=tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"reprorng {__version__}"
+    run_help = reprorng("run", "--help", cwd=tmp_path)
+    assert run_help.returncode == 0
+    assert "--hash-seed" in run_help.stdout
+    assert "--runs" not in run_help.stdout
+    check_help = reprorng("check", "--help", cwd=tmp_path)
+    assert check_help.returncode == 0
+    assert "--runs" in check_help.stdout
+    assert "--hash-seed" not in check_help.stdout
+
+
+def test_everything_after_the_program_is_the_programs_own(tmp_path):
+    (tmp_path / "echo.py").write_text("import sys\nprint(sys.argv[1:])\n")
+    (tmp_path / "tool.py").write_text("import sys\nprint(sys.argv[1:])\n")
+    args = ["--seed", "7", "--help", "-m", "x", "--", "--json"]
+    script = reprorng("run", "--seed", "1", "echo.py", *args, cwd=tmp_path)
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.strip() == repr(args)
+    module = reprorng("run", "--seed", "1", "-m", "tool", *args, cwd=tmp_path)
+    assert module.returncode == 0, module.stderr
+    assert module.stdout.strip() == repr(args)
+
+
 def test_help_and_the_console_script(tmp_path):
     assert "reprorng check" in reprorng("--help", cwd=tmp_path).stdout
     assert reprorng(cwd=tmp_path).returncode == 2

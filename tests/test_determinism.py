@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator
 import pytest
 import torch
 
-from reprorng import determinism, deterministic, fixed_rng, reproducible
+from reprorng import _switches, deterministic, fixed_rng, reproducible
 
 VARIABLE = "CUBLAS_WORKSPACE_CONFIG"
 
@@ -147,7 +147,7 @@ def test_bad_options_are_errors():
 def test_with_cuda_initialised_an_unset_cublas_variable_warns_once(monkeypatch):
     set_settings(False, False, False, True, None)
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(determinism, "_warned_about_cublas", False)
+    monkeypatch.setattr(_switches, "_warned_about_cublas", False)
     with (
         pytest.warns(RuntimeWarning, match="CUBLAS_WORKSPACE_CONFIG.*already initialised"),
         deterministic(),
@@ -162,7 +162,7 @@ def test_with_cuda_initialised_an_unset_cublas_variable_warns_once(monkeypatch):
 def test_with_the_variable_already_set_nothing_warns(monkeypatch):
     set_settings(False, False, False, True, ":4096:8")
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(determinism, "_warned_about_cublas", False)
+    monkeypatch.setattr(_switches, "_warned_about_cublas", False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with deterministic():

@@ -528,13 +528,14 @@ def test_add_source_checks_the_protocol(tmp_path):
 COLLECT_OFTEN = """
 import faulthandler, gc, random
 import numpy as np
-from reprorng import _objects, fixed_rng, register, snapshot, unregister
+from reprorng import fixed_rng, register, snapshot, unregister
+from reprorng.sources import objects as registry
 faulthandler.dump_traceback_later(60, exit=True)
-sweep = _objects._sweep
+sweep = registry._sweep
 def collect_then_sweep():
     gc.collect()
     sweep()
-_objects._sweep = collect_then_sweep
+registry._sweep = collect_then_sweep
 """
 
 

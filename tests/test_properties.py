@@ -24,7 +24,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reprorng import _block, fixed_rng, register, reproducible, unregister
+from reprorng import _stack, fixed_rng, register, reproducible, unregister
 from tests.helpers import InterruptAt, global_states, seed_by_hand
 
 DRAWS = {
@@ -180,7 +180,7 @@ def test_a_ctrl_c_at_a_random_step_of_nested_blocks_loses_no_state(start, block,
     with contextlib.suppress(KeyboardInterrupt), InterruptAt(1 + int(where * counting.count)):
         run_plainly((block,))
     assert global_states() == before
-    assert _block._open == []
+    assert _stack.open_frames == []
 
 
 # --- registered objects that may be collected at any step ---------------------------

@@ -453,7 +453,28 @@ def test_no_leaks_says_so(pytester):
 def test_a_bad_leaks_value_is_a_usage_error(pytester):
     result = run(pytester, "--reprorng-leaks=loud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*invalid choice: 'loud'*"])
+    result.stderr.fnmatch_lines(["*--reprorng-leaks*'loud'*"])
+
+
+@pytest.mark.parametrize("form", ["--reprorng-leaks", "--reprorng-leaks=error"])
+def test_the_leaks_option_before_a_path_leaves_the_path_to_pytest(pytester, form):
+    pytester.makepyfile(test_leaks=LEAKY_AND_CLEAN)
+    pytester.mkdir("other")
+    pytester.path.joinpath("other", "test_other.py").write_text("def test_other():\n    pass\n")
+    result = run(pytester, form, "test_leaks.py")
+    if form.endswith("=error"):
+        result.assert_outcomes(passed=11, errors=5)
+    else:
+        result.assert_outcomes(passed=11)
+    assert leak_lines(result) == LEAKS
+    assert "test_other" not in result.stdout.str()
+
+
+def test_the_leaks_option_after_the_paths_works_too(pytester):
+    pytester.makepyfile(test_leaks=LEAKY_AND_CLEAN)
+    result = run(pytester, "test_leaks.py", "--reprorng-leaks=report")
+    result.assert_outcomes(passed=11)
+    assert leak_lines(result) == LEAKS
 
 
 # The commonest leak in real suites: many tests seeding the same way. Each must be

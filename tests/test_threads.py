@@ -258,7 +258,7 @@ def test_a_generator_with_a_block_around_its_yields_can_finish_in_another_thread
 
 
 def test_ambient_seeding_left_while_a_threads_block_is_open_is_put_back_by_that_block():
-    from reprorng._block import enter_ambient, exit_ambient
+    from reprorng._entry import enter_ambient, exit_ambient
 
     random.seed(4)
     before = global_states()

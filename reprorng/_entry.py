@@ -1,0 +1,195 @@
+"""Entering and leaving frames of the stack, safe against an interrupt at any step.
+
+Every state is recorded before it is changed, and every step of leaving a
+frame can be done again, so a step cut by an exception (Ctrl-C's
+``KeyboardInterrupt``, or whatever a signal handler raises) is finished by
+repeating it, up to :data:`ATTEMPTS` times, and the first exception is raised
+after. The loops that repeat are written out where they are needed: the
+first step of calling a helper could be cut too.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from reprorng import _stack
+from reprorng._stack import (
+    Block,
+    Frame,
+    admit,
+    ambient,
+    block_sources,
+    logger,
+    named,
+    open_frames,
+    restore_sources,
+    switch_back,
+    switch_on,
+    wake,
+)
+
+__all__ = [
+    "ATTEMPTS",
+    "enter_ambient",
+    "enter_frame",
+    "exit_ambient",
+    "leave",
+    "run_seeded",
+    "stacked",
+    "undo_fully",
+    "warn_handed_over",
+]
+
+ATTEMPTS = 3
+
+
+def enter_frame(frame: Frame, stack: list[Frame]) -> None:
+    """Enter ``frame``'s block onto ``stack``; cut anywhere, :func:`undo` puts all back."""
+    block = frame.block
+    seed = block.seed
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("reprorng: entering block with seed=%d", seed)
+    with _stack.lock:
+        admit(frame, block.timeout)
+        saved = frame.saved
+        for source in block_sources(block):
+            saved[source] = source.capture()  # recorded before it changes
+            source.seed(seed)
+        switch_on(frame)
+        stack.append(frame)
+
+
+def stacked(frame: Frame) -> tuple[list[Frame], list[Frame]] | None:
+    """Holding the lock: the stack ``frame`` is on and the frames above it, if it is on one."""
+    for stack in (ambient, open_frames):
+        for index, each in enumerate(stack):
+            if each is frame:
+                above = stack[index + 1 :]
+                return stack, above + open_frames if stack is ambient else above
+    return None
+
+
+def leave(frame: Frame) -> bool:
+    """Close ``frame``; again after a cut, it finishes the job. True if it handed over.
+
+    With blocks still open above it, restoring would overwrite their streams:
+    its saved state goes to the lowest of them instead, so that once every
+    block has exited the state is exactly what it was before this one.
+    """
+    handed = False
+    with _stack.lock:
+        where = stacked(frame)
+        if where is not None:
+            stack, above = where
+            if above:
+                handed = True
+                above[0].saved.update(frame.saved)
+                moved = frame.switched
+                if moved and above[0].switched[: len(moved)] != moved:
+                    above[0].switched[:0] = moved
+                frame.switched = []
+            else:
+                switch_back(frame)
+                restore_sources(frame.saved)
+            stack.remove(frame)
+        forget(frame)
+        wake()
+    return handed
+
+
+def undo(frame: Frame) -> None:
+    """Put back what a cut entry of ``frame`` changed; again after a cut, it finishes."""
+    with _stack.lock:
+        if stacked(frame) is not None:
+            leave(frame)
+            return
+        switch_back(frame)
+        restore_sources(frame.saved)
+        forget(frame)
+        wake()
+
+
+def forget(frame: Frame) -> None:
+    owner = frame.owner
+    if owner is not None and frame in owner:
+        owner.remove(frame)
+
+
+def warn_handed_over(frame: Frame, stacklevel: int = 3) -> None:
+    warnings.warn(
+        f"{named(frame)} exited while a block entered after it is still "
+        "open; its state will be restored when that block exits",
+        RuntimeWarning,
+        stacklevel=stacklevel,  # 3: the with statement, whose __exit__ calls this
+    )
+
+
+def enter_ambient(block: Block) -> Frame:
+    """Seed as ``block`` does, below every block and for no thread in particular.
+
+    Blocks entered afterwards, in any thread, enter on top without waiting
+    for it; :func:`exit_ambient` puts back what it found. A frame never
+    exited seeds until the process ends (``reprorng run``).
+    """
+    frame = Frame(block)
+    try:
+        enter_frame(frame, ambient)
+    except BaseException:
+        undo_fully(frame)
+        raise
+    return frame
+
+
+def exit_ambient(frame: Frame) -> None:
+    """Put back what :func:`enter_ambient` found, or hand it to what is open above."""
+    failure: BaseException | None = None
+    attempts = 0
+    while attempts < ATTEMPTS:
+        attempts += 1
+        try:
+            leave(frame)
+            break
+        except BaseException as error:  # noqa: BLE001 - finish leaving; the first is raised
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
+def undo_fully(frame: Frame) -> None:
+    """In an exception handler: :func:`undo`, repeated if it is cut; the handled one goes on."""
+    attempts = 0
+    while attempts < ATTEMPTS:
+        attempts += 1
+        try:
+            undo(frame)
+            break
+        except BaseException:  # noqa: BLE001 - finish the undo
+            continue
+
+
+def run_seeded(block: Block, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Call ``function(*args, **kwargs)`` inside ``block``."""
+    frame = Frame(block)
+    try:
+        enter_frame(frame, open_frames)
+    except BaseException:
+        undo_fully(frame)
+        raise
+    try:
+        return function(*args, **kwargs)
+    finally:
+        failure: BaseException | None = None
+        attempts = 0
+        while attempts < ATTEMPTS:
+            attempts += 1
+            try:
+                if leave(frame):
+                    warn_handed_over(frame)
+                break
+            except BaseException as error:  # noqa: BLE001 - finish leaving; the first is raised
+                failure = failure or error
+        if failure is not None:
+            raise failure

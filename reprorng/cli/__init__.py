@@ -1,0 +1,266 @@
+"""The ``reprorng`` command: run a program seeded, and check that it really repeats.
+
+``reprorng run [--seed N] [--deterministic [--warn-only]] SCRIPT.py [ARGS...]``
+(or ``-m MODULE [ARGS...]``) runs the program as ``python SCRIPT.py ARGS``
+would, inside ``fixed_rng(N)``, with ``PYTHONHASHSEED`` fixed from the seed
+(:mod:`reprorng.cli.run`).
+
+``reprorng check [--runs K] [--seed N] [--compare PATH ...] [--json] ...``
+runs it K times in fresh processes and reports whether stdout, the exit code
+and the named output files came out the same (:mod:`reprorng.cli.check`).
+
+The command line is parsed by :mod:`argparse`; everything after the script,
+``-m MODULE`` or ``--`` belongs to the program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from reprorng.cli.options import (
+    Options,
+    RunTimeoutError,
+    Target,
+    UsageError,
+    hash_seed,
+    module_exists,
+    resolve,
+    seconds,
+    seed_value,
+    whole_number,
+)
+
+__all__ = ["hash_seed", "main", "parser"]
+
+_RUN_USAGE = """\
+reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
+                    (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
+_CHECK_USAGE = """\
+reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]]
+                      [--compare PATH ...] [--json] [--same-hash-seed] [--timeout S]
+                      (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])"""
+_USAGE = f"""\
+{_RUN_USAGE}
+       {_CHECK_USAGE}
+       reprorng --version"""
+
+_EPILOG = """\
+exit status: run exits as the program does; check exits 0 if the runs are identical,
+1 if not, 2 on usage errors, 124 if a run timed out. See the documentation's
+"Command line" page for more."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors raised as :class:`UsageError` instead of printed."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--seed", metavar="N", help="the seed (default: $REPRORNG_SEED, else a fresh one)"
+    )
+    command.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="also switch torch to deterministic algorithms",
+    )
+    command.add_argument(
+        "--warn-only",
+        action="store_true",
+        help="with --deterministic: warn where no deterministic kernel exists",
+    )
+
+
+def _program(command: argparse.ArgumentParser, *, any_command: bool) -> None:
+    command.add_argument(
+        "-m",
+        dest="module",
+        nargs=argparse.REMAINDER,
+        metavar="MODULE [ARGS]",
+        help="run a module, as python -m does; what follows is the module's",
+    )
+    what = "SCRIPT.py [ARGS...] or -- COMMAND [ARGS...]" if any_command else "SCRIPT.py [ARGS...]"
+    command.add_argument(
+        "program",
+        nargs=argparse.REMAINDER,
+        metavar="SCRIPT.py ...",
+        help=f"the program: {what}; what follows the script is the program's",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``reprorng`` command line, with ``run`` and ``check`` as subcommands."""
+    from reprorng import __version__
+
+    top = _Parser(
+        prog="reprorng",
+        usage=_USAGE,
+        description="Run a Python program seeded, and check that it really repeats.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    top.add_argument("--version", action="version", version=f"reprorng {__version__}")
+    commands = top.add_subparsers(
+        dest="command", metavar="{run,check}", parser_class=_Parser, prog="reprorng"
+    )
+    run = commands.add_parser(
+        "run",
+        usage=_RUN_USAGE,
+        help="run a Python program seeded",
+        description=(
+            "Run a Python program seeded: every generator as fixed_rng(N) seeds it, "
+            "PYTHONHASHSEED fixed from N. The seed is printed to stderr for replay."
+        ),
+        allow_abbrev=False,
+    )
+    _common(run)
+    run.add_argument(
+        "--hash-seed", metavar="H", help="the PYTHONHASHSEED (default: the seed's low 32 bits)"
+    )
+    _program(run, any_command=False)
+    check = commands.add_parser(
+        "check",
+        usage=_CHECK_USAGE,
+        help="run a program several times and compare the runs",
+        description=(
+            "Run a program K times in fresh processes under one seed and report whether "
+            "stdout, the exit status and the --compare paths are identical. Exit 0 if they "
+            "are, 1 if not, 2 on usage errors, 124 if a run timed out."
+        ),
+        allow_abbrev=False,
+    )
+    _common(check)
+    check.add_argument(
+        "--runs", metavar="K", default="2", help="how many runs to compare (default 2, at least 2)"
+    )
+    check.add_argument(
+        "--compare",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="a file or directory the program writes, compared by content "
+        "(.npy and .pt numerically); may be given more than once",
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    check.add_argument(
+        "--same-hash-seed",
+        action="store_true",
+        help="keep PYTHONHASHSEED the same in every run, as run does",
+    )
+    check.add_argument(
+        "--timeout",
+        metavar="S",
+        help="stop a run (and all it started) after S seconds; exit 124",
+    )
+    _program(check, any_command=True)
+    return top
+
+
+def _options(command: str, parsed: argparse.Namespace) -> Options:
+    """The parsed command line as checked :class:`Options`; :class:`UsageError` if it is bad."""
+    options = Options(deterministic=parsed.deterministic, warn_only=parsed.warn_only)
+    if parsed.seed is not None:
+        options.seed = seed_value(parsed.seed)
+    if command == "run" and parsed.hash_seed is not None:
+        number = whole_number(parsed.hash_seed)
+        if number is None or number >= 2**32:
+            raise UsageError(
+                f"--hash-seed takes a whole number below 2**32, got {parsed.hash_seed!r}"
+            )
+        options.hash_seed = number
+    if command == "check":
+        runs = whole_number(parsed.runs)
+        if runs is None or runs < 2:
+            raise UsageError(f"--runs takes a whole number of at least 2, got {parsed.runs!r}")
+        options.runs = runs
+        options.compare = parsed.compare
+        options.json = parsed.json
+        options.same_hash_seed = parsed.same_hash_seed
+        if parsed.timeout is not None:
+            options.timeout = seconds(parsed.timeout)
+        for path in options.compare:
+            if not path:
+                raise UsageError("--compare needs a path")
+    options.target = _target(command, parsed)
+    if options.warn_only and not options.deterministic:
+        raise UsageError("--warn-only needs --deterministic")
+    return options
+
+
+def _target(command: str, parsed: argparse.Namespace) -> Target:
+    module: list[str] | None = parsed.module
+    program: list[str] = parsed.program
+    if module is not None:
+        if not module:
+            raise UsageError("-m needs a module name")
+        if not module_exists(module[0]):
+            raise UsageError(f"no module named {module[0]!r}")
+        # A ``--`` among the module's arguments ends argparse's REMAINDER: the rest is here.
+        return Target(module=module[0], args=module[1:] + program)
+    if not program:
+        raise UsageError(f"reprorng {command} needs a program to run")
+    if program[0] == "--":
+        if command != "check":
+            raise UsageError("reprorng run runs a Python program: SCRIPT.py or -m MODULE")
+        if len(program) == 1:
+            raise UsageError("-- needs a command to run")
+        return Target(command=program[1:])
+    script = program[0]
+    if not Path(script).is_file():
+        raise UsageError(f"no such script: {script!r}")
+    return Target(script=script, args=program[1:])
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``reprorng`` and ``python -m reprorng``: exit 0, 1 (not reproducible) or 2 (usage)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((argument for argument in arguments if not argument.startswith("-")), "")
+    try:
+        if not arguments:
+            parser().print_usage(sys.stderr)
+            return 2
+        if command and command not in ("run", "check") and arguments[0] == command:
+            raise UsageError(f"unknown command {command!r}; the commands are run and check")
+        try:
+            parsed, unknown = parser().parse_known_args(arguments)
+        except SystemExit as done:  # --help or --version, printed
+            return done.code if isinstance(done.code, int) else 0
+        command = parsed.command or ""
+        if not command:
+            raise UsageError("give a command: run or check")
+        if unknown:
+            raise UsageError(f"unknown option {unknown[0]!r} for reprorng {command}")
+        options = _options(command, parsed)
+        if command == "check":
+            from reprorng.cli.check import check
+
+            # Stopped by SIGTERM, check stops its run first, as on Ctrl-C.
+            signal.signal(signal.SIGTERM, _terminate)
+            return check(options)
+        seed = resolve(options)
+    except UsageError as error:
+        where = f"reprorng {command}" if command in ("run", "check") else "reprorng"
+        print(f"{where}: {error}", file=sys.stderr)
+        print(f"run '{where} --help' for usage", file=sys.stderr)
+        return 2
+    except RunTimeoutError as error:
+        print(f"reprorng check: {error}", file=sys.stderr)
+        return 124
+    except KeyboardInterrupt:  # check stopped its run before this
+        return 130
+    from reprorng.cli.run import run
+
+    # The program's own exceptions, exit status and Ctrl-C are its own, as under python.
+    run(options, seed)

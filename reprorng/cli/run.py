@@ -1,0 +1,83 @@
+"""``reprorng run``: run a Python program in this process, seeded to its end."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import runpy
+import shlex
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import NoReturn
+
+from reprorng.cli.options import Options, command_flags, hash_seed
+
+__all__ = ["run", "run_command"]
+
+# Set in the environment of the process that runs the program, once it has
+# the hash seed; tells ``run`` not to start yet another interpreter.
+_RUNNING = "_REPRORNG_RUNNING"
+
+
+def run(options: Options, seed: int) -> NoReturn:
+    """Run the program in this process (after starting a fresh one with the hash seed)."""
+    wanted = str(hash_seed(seed) if options.hash_seed is None else options.hash_seed)
+    target = options.target
+    if os.environ.get("PYTHONHASHSEED") != wanted or os.environ.get(_RUNNING) != wanted:
+        # The hash seed is read once, when Python starts: start again with it.
+        environment = {**os.environ, "PYTHONHASHSEED": wanted, _RUNNING: wanted}
+        argv = run_command(options, seed, options.hash_seed)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, argv, environment)
+    del os.environ[_RUNNING]
+    flags = command_flags(options, seed, options.hash_seed)
+    replay = shlex.join(["reprorng", "run", *flags, *target.describe()])
+    print(f"reprorng: seed={seed} (replay: {replay})", file=sys.stderr, flush=True)
+
+    from reprorng._block import fixed_rng
+    from reprorng._entry import enter_ambient
+
+    # Seeded to the end of the process, threads and atexit handlers included,
+    # and for no thread in particular: threads enter their own blocks freely.
+    enter_ambient(fixed_rng(seed, deterministic=options.deterministic, warn_only=options.warn_only))
+    if target.module is not None:
+        sys.argv = ["-m", *target.args]  # run_module puts the module's path first
+        runpy.run_module(target.module, run_name="__main__", alter_sys=True)
+    else:
+        assert target.script is not None
+        _run_script(target.script, target.args)
+    sys.exit(0)
+
+
+def run_command(options: Options, seed: int, run_hash_seed: int | None) -> list[str]:
+    """``python -m reprorng run ...`` for the program, with this interpreter's own options.
+
+    Those (-O, -W, -X ...) are passed on as multiprocessing passes them to its children.
+    """
+    interpreter: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    flags = command_flags(options, seed, run_hash_seed)
+    return [
+        sys.executable,
+        *interpreter,
+        "-m",
+        "reprorng",
+        "run",
+        *flags,
+        *options.target.describe(),
+    ]
+
+
+def _run_script(script: str, args: list[str]) -> None:
+    """What ``python SCRIPT ARGS`` does: argv as typed, the script's folder first on the path."""
+    path = os.path.abspath(script)
+    code = compile(Path(path).read_bytes(), path, "exec")
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    sys.argv = [script, *args]
+    sys.path[0] = os.path.dirname(path)
+    exec(code, main.__dict__)
