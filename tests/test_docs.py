@@ -1,4 +1,9 @@
-"""The README's reference: every public name is there, and every example in it runs."""
+"""The documentation: every public name is in the reference, and every example runs.
+
+The Python examples of a page run in order as one program, so an example may
+use what an earlier one on its page defined. An example that is a test module
+(it imports pytest) runs under pytest, on its own.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +16,42 @@ import pytest
 
 import reprorng
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
-REFERENCE = README.split("\n## Reference\n")[1].split("\n## ")[0]
-EXAMPLES = re.findall(r"```python\n(.*?)```", REFERENCE, flags=re.DOTALL)
+ROOT = Path(__file__).parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def examples(page: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.DOTALL | re.MULTILINE)
+
+
+def run(command: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *command], cwd=folder, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_every_public_name_is_in_the_reference():
-    missing = [name for name in reprorng.__all__ if f"`{name}" not in REFERENCE]
+    reference = (ROOT / "docs" / "reference.md").read_text()
+    missing = [name for name in reprorng.__all__ if f"`{name}" not in reference]
     assert not missing
 
 
-@pytest.mark.parametrize("code", EXAMPLES, ids=[f"example {i}" for i in range(len(EXAMPLES))])
-def test_every_reference_example_runs_as_pasted(code, tmp_path):
-    if "import pytest" in code:  # a test module: run by pytest, with the plugin
-        (tmp_path / "test_example.py").write_text(code)
+def test_the_pages_have_examples():
+    assert sum(len(examples(page)) for page in PAGES) >= 30
+    assert len(examples(ROOT / "docs" / "reference.md")) >= 8
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_every_example_on_the_page_runs(page, tmp_path):
+    found = examples(page)
+    program = [code for code in found if "import pytest" not in code]
+    if program:
+        (tmp_path / "page.py").write_text("\n\n".join(program))
+        result = run(["page.py"], tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    for number, code in enumerate(code for code in found if "import pytest" in code):
+        (tmp_path / f"test_example_{number}.py").write_text(code)
         command = ["-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
-    else:
-        command = ["-c", code]
-    result = subprocess.run(
-        [sys.executable, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    if "import pytest" in code:
-        assert "1 passed" in result.stdout
-
-
-def test_the_reference_has_examples():
-    assert len(EXAMPLES) >= 8
+        result = run([*command, f"test_example_{number}.py"], tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert " passed" in result.stdout
