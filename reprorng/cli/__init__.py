@@ -29,6 +29,7 @@ from reprorng.cli.options import (
     UsageError,
     hash_seed,
     module_exists,
+    pattern,
     resolve,
     seconds,
     seed_value,
@@ -42,7 +43,8 @@ reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
                     (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
 _CHECK_USAGE = """\
 reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]]
-                      [--compare PATH ...] [--json] [--same-hash-seed] [--timeout S]
+                      [--compare PATH ...] [--ignore REGEX ...] [--no-stderr] [--json]
+                      [--same-hash-seed] [--timeout S]
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])"""
 _USAGE = f"""\
 {_RUN_USAGE}
@@ -132,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
         help="run a program several times and compare the runs",
         description=(
             "Run a program K times in fresh processes under one seed and report whether "
-            "stdout, the exit status and the --compare paths are identical. Exit 0 if they "
+            "stdout, stderr, the exit status and the --compare paths are identical. Exit 0 if they "
             "are, 1 if not, 2 on usage errors, 124 if a run timed out."
         ),
         allow_abbrev=False,
@@ -149,6 +151,15 @@ def parser() -> argparse.ArgumentParser:
         help="a file or directory the program writes, compared by content "
         "(.npy and .pt numerically); may be given more than once",
     )
+    check.add_argument(
+        "--ignore",
+        metavar="REGEX",
+        action="append",
+        default=[],
+        help="mask text matching REGEX in stdout and stderr before comparing (timings, "
+        "progress); may be given more than once",
+    )
+    check.add_argument("--no-stderr", action="store_true", help="compare stdout only, not stderr")
     check.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     check.add_argument(
         "--same-hash-seed",
@@ -184,6 +195,8 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
         options.compare = parsed.compare
         options.json = parsed.json
         options.same_hash_seed = parsed.same_hash_seed
+        options.ignore = [pattern(text) for text in parsed.ignore]
+        options.stderr = not parsed.no_stderr
         if parsed.timeout is not None:
             options.timeout = seconds(parsed.timeout)
         for path in options.compare:

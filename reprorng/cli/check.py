@@ -23,6 +23,8 @@ from reprorng.cli.options import (
     hash_seed,
     resolve,
 )
+from reprorng.cli.paths import Aside, Scratch
+from reprorng.cli.report import explain, print_report
 from reprorng.cli.run import run_command
 
 __all__ = ["check"]
@@ -35,7 +37,10 @@ def _command(options: Options, seed: int, run_hash_seed: int) -> list[str]:
     return run_command(options, seed, run_hash_seed)
 
 
-def _environment(seed: int, run_hash_seed: int) -> dict[str, str]:
+def _environment(options: Options, seed: int, run_hash_seed: int) -> dict[str, str]:
+    """A script or module runs as ``reprorng run`` runs it: run sets its environment."""
+    if not options.target.command:
+        return dict(os.environ)
     return {**os.environ, ENV_VAR: str(seed), "PYTHONHASHSEED": str(run_hash_seed)}
 
 
@@ -79,44 +84,31 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-CAUSES = {
-    "hash seed": (
-        "the runs agree when PYTHONHASHSEED is the same: the output depends on hash() of "
-        "strings or bytes, usually through the iteration order of a set of them. `reprorng run` "
-        "fixes the hash seed, plain `python` does not; sort before iterating to remove it"
-    ),
-    "other": (
-        "the runs differ even with the same seed and hash seed: look for the time "
-        "(time.time, datetime.now), OS entropy (os.urandom, uuid4, secrets, generators made "
-        "without a seed such as np.random.default_rng()), threads or processes racing, "
-        "or non-deterministic kernels (try --deterministic)"
-    ),
-}
-
-
 def check(options: Options) -> int:
     seed = resolve(options)
-    replay = shlex.join(
-        ["reprorng", "check", *command_flags(options, seed), *options.target.describe()]
-    )
+    flags = [*command_flags(options, seed), *_check_flags(options)]
+    replay = shlex.join(["reprorng", "check", *flags, *options.target.describe()])
     print(f"reprorng: seed={seed} (replay: {replay})", file=sys.stderr, flush=True)
     base = hash_seed(seed)
     outcomes: list[Outcome] = []
     differences: list[dict[str, Any]] = []
-    with _Scratch() as scratch:
+    script = options.target.script
+    program = Path(script).resolve() if script is not None else None
+    with Aside(options.compare, program) as aside, Scratch() as scratch:
         for run in range(1, options.runs + 1):
             run_hash_seed = base if options.same_hash_seed else (base + run - 1) % 2**32
             outcome = _one_run(options, seed, run_hash_seed, run, scratch)
             outcomes.append(outcome)
             if run > 1:
-                differences.extend(compare.differences(outcomes[0], outcome, run))
+                differences.extend(_compared(options, outcomes[0], outcome, run))
+            aside.clear()
         cause = None
         if differences:
             cause = "other"
             if not options.same_hash_seed:
-                # Which culprit? Two more runs, both with the first run's hash seed.
+                # Which culprit? One more run, with the first run's hash seed.
                 again = _one_run(options, seed, base, options.runs + 1, scratch)
-                if not compare.differences(outcomes[0], again, options.runs + 1):
+                if not _compared(options, outcomes[0], again, options.runs + 1):
                     cause = "hash seed"
     report = {
         "reproducible": not differences,
@@ -125,20 +117,48 @@ def check(options: Options) -> int:
         "program": options.target.describe(),
         "exit_statuses": [outcome.status for outcome in outcomes],
         "seconds": [round(outcome.seconds, 3) for outcome in outcomes],
+        "compared": _what_is_compared(options),
         "differences": differences,
         "cause": cause,
-        "explanation": None if cause is None else CAUSES[cause],
+        "explanation": None if cause is None else explain(cause),
         "replay": replay,
     }
     if options.json:
         print(json.dumps(report, indent=2))
     else:
-        _print_report(report, outcomes)
+        print_report(report, outcomes[0].raw_stderr)
     return 1 if differences else 0
 
 
+def _check_flags(options: Options) -> list[str]:
+    flags = [] if options.runs == 2 else ["--runs", str(options.runs)]
+    for path in options.compare:
+        flags += ["--compare", path]
+    for pattern in options.ignore:
+        flags += ["--ignore", pattern.pattern]
+    if not options.stderr:
+        flags.append("--no-stderr")
+    if options.same_hash_seed:
+        flags.append("--same-hash-seed")
+    return flags
+
+
+def _what_is_compared(options: Options) -> dict[str, Any]:
+    return {
+        "exit status": True,
+        "stdout": True,
+        "stderr": options.stderr,
+        "paths": list(options.compare),
+        "ignored": [pattern.pattern for pattern in options.ignore],
+    }
+
+
+def _compared(options: Options, first: Outcome, other: Outcome, run: int) -> list[dict[str, Any]]:
+    return compare.differences(first, other, run, stderr=options.stderr)
+
+
 def _one_run(
-    options: Options, seed: int, run_hash_seed: int, run: int, scratch: _Scratch
+    options: Options, seed: int, run_hash_seed: int, run: int, scratch: Scratch
 ) -> Outcome:
     command = _command(options, seed, run_hash_seed)
     total = options.runs
@@ -147,7 +167,7 @@ def _one_run(
     start = time.perf_counter()
     try:
         stdout, stderr, status = _execute(
-            command, _environment(seed, run_hash_seed), options.timeout
+            command, _environment(options, seed, run_hash_seed), options.timeout
         )
     except RunTimeoutError:
         raise RunTimeoutError(
@@ -164,56 +184,12 @@ def _one_run(
         file=sys.stderr,
         flush=True,
     )
-    return Outcome(stdout, stderr, status, seconds, files)
-
-
-class _Scratch:
-    """A temporary folder holding run 1's compared files, for numeric comparison."""
-
-    def __enter__(self) -> _Scratch:
-        import tempfile
-
-        self._folder = tempfile.TemporaryDirectory(prefix="reprorng-check-")
-        self._count = 0
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._folder.cleanup()
-
-    def keep(self, path: Path) -> Path:
-        self._count += 1
-        copy = Path(self._folder.name) / f"{self._count}{path.suffix}"
-        copy.write_bytes(path.read_bytes())
-        return copy
-
-
-def _print_report(report: dict[str, Any], outcomes: list[Outcome]) -> None:
-    program = shlex.join(report["program"])
-    verdict = "reproducible" if report["reproducible"] else "NOT reproducible"
-    print(
-        f"reprorng check: {report['runs']} runs of {program} with seed {report['seed']}: {verdict}"
+    if not options.target.command:
+        # The line ``reprorng run`` starts with: its replay names each run's hash seed.
+        first, _newline, rest = stderr.partition(b"\n")
+        if first.startswith(b"reprorng: seed="):
+            stderr = rest
+    shown_stderr = compare.shown(stderr, options.ignore)
+    return Outcome(
+        compare.shown(stdout, options.ignore), shown_stderr, stderr, status, seconds, files
     )
-    statuses = sorted(set(report["exit_statuses"]))
-    if statuses != [0]:
-        print(f"  exit status: {', '.join(map(str, report['exit_statuses']))}")
-        tail = outcomes[0].stderr.decode(errors="replace").strip().splitlines()[-5:]
-        for line in tail:
-            print(f"  | {line}")
-    for difference in report["differences"]:
-        run = difference["run"]
-        if difference["what"] == "stdout":
-            mine, theirs = difference["values"]
-            print(
-                f"  stdout differs between run 1 and run {run}, first at line {difference['line']}:"
-            )
-            print(f"    run 1:   {mine}")
-            print(f"    run {run}:   {theirs}")
-        elif difference["what"] == "exit status":
-            mine, theirs = difference["values"]
-            print(f"  exit status differs: {mine} in run 1, {theirs} in run {run}")
-        else:
-            print(f"  {difference['path']} differs in run {run}: {difference['detail']}")
-    if report["explanation"]:
-        print(f"  likely cause: {report['explanation']}")
-    if not report["reproducible"]:
-        print(f"  replay: {report['replay']}")

@@ -1,8 +1,14 @@
-"""What ``reprorng check`` compares between runs (exit status, stdout, files), and where."""
+"""What ``reprorng check`` compares between runs (exit status, output, files), and where.
+
+Output is compared as a terminal would leave it (a line redrawn with carriage
+returns, as progress bars do, by its final text), with the text matching the
+``--ignore`` patterns masked.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,18 +16,36 @@ from typing import Any
 
 from reprorng.cli.options import UsageError
 
-__all__ = ["Outcome", "differences", "files"]
+__all__ = ["Outcome", "differences", "files", "shown"]
+
+#: What text matching an ``--ignore`` pattern is replaced with.
+MASK = "<ignored>"
 
 
 @dataclass
 class Outcome:
-    """What one run left: its stdout, stderr, exit status and the compared paths."""
+    """What one run left: its output as compared, its stderr as written, exit status and files."""
 
-    stdout: bytes
-    stderr: bytes
+    stdout: str
+    stderr: str
+    raw_stderr: bytes
     status: int
     seconds: float
     files: dict[str, dict[str, Any]]
+
+
+def shown(data: bytes, patterns: Sequence[re.Pattern[str]]) -> str:
+    """Output as compared: each line's final text after carriage returns, patterns masked."""
+    lines = []
+    for line in data.decode(errors="replace").split("\n"):
+        if "\r" in line:
+            drawn = [part for part in line.split("\r") if part]
+            line = drawn[-1] if drawn else ""
+        lines.append(line)
+    text = "\n".join(lines)
+    for pattern in patterns:
+        text = pattern.sub(MASK, text)
+    return text
 
 
 def files(paths: Sequence[str], run: int) -> dict[str, dict[str, Any]]:
@@ -129,10 +153,10 @@ def _compare_files(
     return differences
 
 
-def _first_line_difference(first: bytes, second: bytes) -> tuple[int, str, str]:
+def _first_line_difference(first: str, second: str) -> tuple[int, str, str]:
     """The first line where two outputs differ, and that line of each."""
-    mine = first.decode(errors="replace").splitlines()
-    theirs = second.decode(errors="replace").splitlines()
+    mine = first.splitlines()
+    theirs = second.splitlines()
     number = 1
     while number <= min(len(mine), len(theirs)) and mine[number - 1] == theirs[number - 1]:
         number += 1
@@ -144,12 +168,19 @@ def _first_line_difference(first: bytes, second: bytes) -> tuple[int, str, str]:
     )
 
 
-def differences(first: Outcome, other: Outcome, run: int) -> list[dict[str, Any]]:
+def differences(
+    first: Outcome, other: Outcome, run: int, *, stderr: bool = True
+) -> list[dict[str, Any]]:
+    """How run ``run`` differs from run 1: exit status, stdout, stderr (unless not), files."""
     found: list[dict[str, Any]] = []
     if first.status != other.status:
         found.append({"what": "exit status", "run": run, "values": [first.status, other.status]})
-    if first.stdout != other.stdout:
-        line, mine, theirs = _first_line_difference(first.stdout, other.stdout)
-        found.append({"what": "stdout", "run": run, "line": line, "values": [mine, theirs]})
+    streams = [("stdout", first.stdout, other.stdout)]
+    if stderr:
+        streams.append(("stderr", first.stderr, other.stderr))
+    for what, mine, theirs in streams:
+        if mine != theirs:
+            line, one, other_line = _first_line_difference(mine, theirs)
+            found.append({"what": what, "run": run, "line": line, "values": [one, other_line]})
     found.extend(_compare_files(first.files, other.files, run))
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ __all__ = [
     "UsageError",
     "command_flags",
     "hash_seed",
+    "pattern",
     "resolve",
     "seconds",
     "seed_value",
@@ -66,6 +68,8 @@ class Options:
     compare: list[str] = field(default_factory=list)
     json: bool = False
     same_hash_seed: bool = False
+    ignore: list[re.Pattern[str]] = field(default_factory=list)
+    stderr: bool = True
     target: Target = field(default_factory=Target)
 
 
@@ -90,6 +94,14 @@ def seconds(text: str) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise UsageError(f"--timeout takes a number of seconds above 0, got {text!r}")
     return seconds
+
+
+def pattern(text: str) -> re.Pattern[str]:
+    """``--ignore``'s regular expression, compiled; :class:`UsageError` if it is not one."""
+    try:
+        return re.compile(text, re.MULTILINE)
+    except re.error as error:
+        raise UsageError(f"--ignore {text!r} is not a regular expression: {error}") from None
 
 
 def whole_number(text: str) -> int | None:

@@ -6,12 +6,15 @@ import builtins
 import os
 import runpy
 import shlex
+import signal
 import subprocess
 import sys
 import types
 from pathlib import Path
 from typing import NoReturn
 
+from reprorng._seed import ENV_VAR
+from reprorng.cli.children import Run, program_environment, watch
 from reprorng.cli.options import Options, command_flags, hash_seed
 
 __all__ = ["run", "run_command"]
@@ -40,16 +43,50 @@ def run(options: Options, seed: int) -> NoReturn:
     from reprorng._block import fixed_rng
     from reprorng._entry import enter_ambient
 
+    # As check runs it: fixed_rng() and bare @reproducible take the run's seed.
+    os.environ[ENV_VAR] = str(seed)
     # Seeded to the end of the process, threads and atexit handlers included,
     # and for no thread in particular: threads enter their own blocks freely.
     enter_ambient(fixed_rng(seed, deterministic=options.deterministic, warn_only=options.warn_only))
-    if target.module is not None:
-        sys.argv = ["-m", *target.args]  # run_module puts the module's path first
-        runpy.run_module(target.module, run_name="__main__", alter_sys=True)
-    else:
-        assert target.script is not None
-        _run_script(target.script, target.args)
+    # And every Python process the program starts.
+    this_run = Run(seed, options.deterministic, options.warn_only)
+    program_environment(this_run)
+    watch(this_run)
+    try:
+        if target.module is not None:
+            sys.argv = ["-m", *target.args]  # run_module puts the module's path first
+            runpy.run_module(target.module, run_name="__main__", alter_sys=True)
+        else:
+            assert target.script is not None
+            _run_script(target.script, target.args)
+    except SystemExit:
+        raise
+    except BaseException as error:  # noqa: BLE001 - reported as python reports it
+        _report_uncaught(error)
     sys.exit(0)
+
+
+def _report_uncaught(error: BaseException) -> NoReturn:
+    """What Python does with an exception nothing caught, without reprorng's and runpy's frames.
+
+    As ``python -m`` hides its own frames, the traceback starts in the program.
+    """
+    traceback = error.__traceback__
+    while traceback is not None and _ours(traceback.tb_frame.f_code.co_filename):
+        traceback = traceback.tb_next
+    sys.excepthook(type(error), error.with_traceback(traceback), traceback)
+    sys.stderr.flush()
+    if isinstance(error, KeyboardInterrupt):
+        # Python's own exit on Ctrl-C: killed by SIGINT, as the shell expects.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(1)
+
+
+def _ours(filename: str) -> bool:
+    """Whether a frame's file is runpy's or this package's command line."""
+    path = Path(filename)
+    return filename in ("<frozen runpy>", runpy.__file__) or path.parent == Path(__file__).parent
 
 
 def run_command(options: Options, seed: int, run_hash_seed: int | None) -> list[str]:

@@ -1,0 +1,158 @@
+"""Every Python process of a ``reprorng run``, seeded: the program and the children it starts.
+
+``run`` seeds the program's own process. Its children learn of the run from
+the environment they inherit: ``REPRORNG_RUN`` holds the run's seed, the
+determinism options and the child's place in the process tree, and a
+``sitecustomize`` module on ``PYTHONPATH`` (see :func:`hook_directory`) calls
+:func:`start_child` as each Python child starts. Nothing of this is in the
+environment of a process not started under ``run``, so nothing runs there.
+
+- A child started with :mod:`subprocess` (``Popen``, ``run``, ...) is seeded
+  with ``derive_seed(seed, "subprocess", place)``, where ``place`` counts the
+  children each process started, from the program down (``"2"``, then
+  ``"2.1"``): siblings differ, and each repeats from run to run.
+- A :mod:`multiprocessing` child (fork, spawn or forkserver) is seeded, as it
+  starts, before its target runs, with ``derive_seed(seed, "process", place, *identity)``,
+  its ``multiprocessing`` identity (the first ``Process`` a process starts is
+  1, the next 2): pool workers and ``Process`` objects each get their own
+  streams, the same in every run. A spawned child runs the program's module
+  (not under ``__main__``) before that, seeded as a ``subprocess`` child.
+
+Children started with ``os.fork`` alone, with an environment that drops these
+variables, or with ``python -E``, ``-I`` or ``-S`` are not seeded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprorng._seed import derive_seed
+
+__all__ = ["RUN_VARIABLE", "Run", "hook_directory", "program_environment", "start_child", "watch"]
+
+#: Set in the environment of every process of a run, and only there.
+RUN_VARIABLE = "REPRORNG_RUN"
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a process of a run needs to seed itself: the run's seed and options, its place."""
+
+    seed: int
+    deterministic: bool
+    warn_only: bool
+    place: str = ""
+
+    def encode(self) -> str:
+        flags = ("d" if self.deterministic else "-") + ("w" if self.warn_only else "-")
+        return f"{self.seed}:{flags}:{self.place}"
+
+    @classmethod
+    def decode(cls, text: str) -> Run:
+        """What :meth:`encode` wrote; ``ValueError`` for anything else."""
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"{RUN_VARIABLE}={text!r} is not what reprorng run writes")
+        seed, flags, place = parts
+        if not seed.isdigit() or int(seed) >= 2**64 or flags not in ("--", "d-", "dw"):
+            raise ValueError(f"{RUN_VARIABLE}={text!r} is not what reprorng run writes")
+        if place and not all(part.isdigit() for part in place.split(".")):
+            raise ValueError(f"{RUN_VARIABLE}={text!r} has a bad place")
+        return cls(int(seed), flags[0] == "d", flags[1] == "w", place)
+
+    def child(self, number: int) -> Run:
+        place = f"{self.place}.{number}" if self.place else str(number)
+        return Run(self.seed, self.deterministic, self.warn_only, place)
+
+
+def hook_directory() -> Path:
+    """The folder whose ``sitecustomize`` starts children of a run seeded."""
+    return Path(__file__).parent / "_hook"
+
+
+def program_environment(run: Run) -> None:
+    """Put ``run`` into this process's environment, for the children the program starts."""
+    os.environ[RUN_VARIABLE] = run.encode()
+    paths = os.environ.get("PYTHONPATH", "")
+    hook = str(hook_directory())
+    if hook not in paths.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [hook, paths]))
+
+
+def _seed_process(run: Run, seed: int) -> None:
+    from reprorng._block import fixed_rng
+    from reprorng._entry import enter_ambient
+
+    # To the end of the process, as the program's own seeding is.
+    enter_ambient(fixed_rng(seed, deterministic=run.deterministic, warn_only=run.warn_only))
+
+
+def start_child() -> None:
+    """As a Python child of a run starts (from ``sitecustomize``): seed it, watch its children.
+
+    Never breaks the child: a variable it cannot read is a ``RuntimeWarning``.
+    """
+    text = os.environ.get(RUN_VARIABLE)
+    if text is None or os.environ.get("_REPRORNG_RUNNING"):  # the program itself: run seeds it
+        return
+    try:
+        run = Run.decode(text)
+    except ValueError as error:
+        warnings.warn(f"reprorng: {error}; not seeded", RuntimeWarning, stacklevel=2)
+        return
+    _seed_process(run, derive_seed(run.seed, "subprocess", run.place))
+    watch(run)
+
+
+# The process's own run; its children's places count from it.
+_current: list[Run] = []
+_counter = itertools.count(1)
+
+
+def watch(run: Run) -> None:
+    """Give each child this process starts its place, by ``subprocess`` or ``multiprocessing``."""
+    global _counter
+    if _current:
+        _current[0] = run
+        _counter = itertools.count(1)
+        return
+    _current.append(run)
+    import multiprocessing.process
+
+    # Every multiprocessing child (fork, spawn, forkserver) runs its target
+    # through _bootstrap, patched here in the process that forks it or, for a
+    # spawned one, in the child itself as it starts.
+    process_type: Any = multiprocessing.process.BaseProcess
+    bootstrap = process_type._bootstrap
+
+    def bootstrapping(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _multiprocessing_child(self._identity)
+        return bootstrap(self, *args, **kwargs)
+
+    process_type._bootstrap = bootstrapping
+    original = subprocess.Popen.__init__
+
+    def starting(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+        if len(args) <= 10:  # env not given by position (it is the eleventh)
+            environment = kwargs.get("env")
+            inherited = os.environ if environment is None else environment
+            if RUN_VARIABLE in inherited:
+                child = _current[0].child(next(_counter))
+                kwargs["env"] = {**inherited, RUN_VARIABLE: child.encode()}
+        original(self, *args, **kwargs)
+
+    subprocess.Popen.__init__ = starting  # type: ignore[method-assign]
+
+
+def _multiprocessing_child(identity: tuple[int, ...]) -> None:
+    """As a ``multiprocessing`` child starts its target: streams of its own, by identity."""
+    run = _current[0]
+    _seed_process(run, derive_seed(run.seed, "process", run.place, *identity))
+    place = ".".join([run.place, *map(str, identity)] if run.place else map(str, identity))
+    watch(Run(run.seed, run.deterministic, run.warn_only, place))

@@ -1,0 +1,134 @@
+"""``reprorng run`` seeds every Python process of the program, each with streams of its own."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from reprorng.cli.children import RUN_VARIABLE, Run, hook_directory
+
+from .test_cli import reprorng, script
+
+PROCESSES = """
+    import multiprocessing as mp, random, sys
+    import numpy as np
+    import torch
+
+
+    def draw(queue):
+        name = mp.current_process().name
+        queue.put((name, random.random(), float(np.random.random()), torch.rand(1).item()))
+
+
+    if __name__ == "__main__":
+        context = mp.get_context(sys.argv[1])
+        queue = context.Queue()
+        processes = [context.Process(target=draw, args=(queue,), name=f"p{i}") for i in range(2)]
+        for process in processes:
+            process.start()
+        draws = sorted(queue.get() for _ in processes)
+        for process in processes:
+            process.join()
+        print(draws)
+"""
+
+
+def draws_of(tmp_path, name: str, *args: str) -> Any:
+    result = reprorng("run", "--seed", "5", name, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    draws: Any = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    return draws
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_multiprocessing_children_differ_from_each_other_and_repeat(tmp_path, method):
+    name = script(tmp_path, "processes.py", PROCESSES)
+    first = draws_of(tmp_path, name, method)
+    assert first == draws_of(tmp_path, name, method)
+    (_, *one), (_, *other) = first
+    assert all(a != b for a, b in zip(one, other, strict=True))  # no duplicated streams
+
+
+POOL = """
+    import multiprocessing as mp, random, sys
+
+    first = {}
+
+
+    def record(queue):
+        queue.put((mp.current_process()._identity, random.random()))
+
+
+    if __name__ == "__main__":
+        context = mp.get_context(sys.argv[1])
+        queue = context.Queue()
+        with context.Pool(3, initializer=record, initargs=(queue,)) as pool:
+            pool.map(abs, range(6))
+            draws = sorted(queue.get() for _ in range(3))
+        print(draws)
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_keyed_by_identity_repeat_and_differ(tmp_path, method):
+    name = script(tmp_path, "pool.py", POOL)
+    first = draws_of(tmp_path, name, method)
+    assert first == draws_of(tmp_path, name, method)
+    assert len({value for _identity, value in first}) == 3
+
+
+SUBPROCESSES = """
+    import random, subprocess, sys
+
+    child = [sys.executable, "-c", "import random; print(random.random())"]
+    outputs = [subprocess.run(child, capture_output=True, text=True).stdout for _ in range(2)]
+    print([float(output) for output in outputs] + [random.random()])
+"""
+
+
+def test_python_subprocesses_differ_from_each_other_and_repeat(tmp_path):
+    name = script(tmp_path, "subprocesses.py", SUBPROCESSES)
+    first = draws_of(tmp_path, name)
+    assert first == draws_of(tmp_path, name)
+    assert len(set(first)) == 3
+
+
+def test_outside_a_run_nothing_is_seeded_or_imported(tmp_path):
+    name = script(tmp_path, "subprocesses.py", SUBPROCESSES)
+    runs = [
+        subprocess.run([sys.executable, name], cwd=tmp_path, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout != runs[1].stdout
+    probe = "import os, sys; print('reprorng' in sys.modules, os.environ.get('REPRORNG_RUN'))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "None"]
+
+
+def test_a_child_with_an_unreadable_run_variable_warns_and_runs_unseeded():
+    environment = {
+        **os.environ,
+        RUN_VARIABLE: "nonsense",
+        "PYTHONPATH": str(hook_directory()),
+    }
+    child = [sys.executable, "-c", "print('child ran')"]
+    result = subprocess.run(child, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "child ran\n"
+    assert "REPRORNG_RUN='nonsense' is not what reprorng run writes" in result.stderr
+
+
+@pytest.mark.parametrize("run", [Run(0, False, False), Run(2**64 - 1, True, True, "3.1.2")])
+def test_the_run_variable_reads_back(run):
+    assert Run.decode(run.encode()) == run
+
+
+@pytest.mark.parametrize("text", ["", "5", "x:--:", "5:dx:", f"{2**64}:--:", "5:--:1.a"])
+def test_a_bad_run_variable_is_refused(text):
+    with pytest.raises(ValueError, match=RUN_VARIABLE):
+        Run.decode(text)
