@@ -20,6 +20,7 @@ seeds under ``torch.distributed``.
 from typing import TYPE_CHECKING
 
 from reprorng._block import fixed_rng, reproducible
+from reprorng._isolated import isolated
 from reprorng._seed import ENV_VAR, SeedLike, derive_seed
 from reprorng.data import WorkerInit, loader_generator, worker_init_fn
 from reprorng.determinism import deterministic
@@ -40,10 +41,12 @@ __all__ = [
     "exclude",
     "fixed_rng",
     "include",
+    "isolated",
     "loader_generator",
     "rank_seed",
     "register",
     "reproducible",
+    "seed_everything",
     "snapshot",
     "source_names",
     "unregister",
@@ -52,15 +55,22 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from reprorng._seed_everything import seed_everything
     from reprorng._state import RngState, snapshot
+del TYPE_CHECKING
 
 
 def __getattr__(name: str) -> object:
-    # Snapshots need json, hashlib and tempfile: imported on first use, not with reprorng.
+    # Imported on first use, not with reprorng: snapshots need json and hashlib,
+    # seed_everything subprocess and multiprocessing.
     if name in ("RngState", "snapshot"):
         from reprorng import _state
 
         return getattr(_state, name)
+    if name == "seed_everything":
+        from reprorng._seed_everything import seed_everything
+
+        return seed_everything
     raise AttributeError(f"module 'reprorng' has no attribute {name!r}")
 
 

@@ -101,7 +101,16 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     ``RuntimeError``. Blocks in one thread never wait.
     """
 
-    __slots__ = ("_frames", "exclude", "objects", "seed", "seeds", "switches", "timeout")
+    __slots__ = (
+        "_frames",
+        "exclude",
+        "objects",
+        "reseeds",
+        "seed",
+        "seeds",
+        "switches",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -130,6 +139,8 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         self.seed: int = resolve_seed(seed)
         # False for a block that only switches determinism settings (see switching_only).
         self.seeds = True
+        # False for a block that keeps the streams as they are (see isolated).
+        self.reseeds = True
         self._frames: list[Frame] = []
 
     def __repr__(self) -> str:

@@ -51,13 +51,17 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
     block = frame.block
     seed = block.seed
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("reprorng: entering block with seed=%d", seed)
+        logger.debug("entering block with seed=%d", seed)
     with _stack.lock:
         admit(frame, block.timeout)
         saved = frame.saved
-        for source in block_sources(block):
-            saved[source] = source.capture()  # recorded before it changes
-            source.seed(seed)
+        if block.reseeds:
+            for source in block_sources(block):
+                saved[source] = source.capture()  # recorded before it changes
+                source.seed(seed)
+        else:  # isolated(): the streams go on from where they are
+            for source in block_sources(block):
+                saved[source] = source.capture()
         switch_on(frame)
         stack.append(frame)
 

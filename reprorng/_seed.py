@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import operator
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeAlias, Union, cast
 
@@ -37,14 +38,23 @@ def check_seed(seed: object, what: str = "seed") -> int:
     variable it came from).
     """
     if isinstance(seed, bool) or not (isinstance(seed, int) or _is_numpy_integer(seed)):
+        hint = ""
+        if type(seed).__name__ == "SeedSequence":
+            hint = "; to seed from a SeedSequence, pass int(sequence.generate_state(1)[0])"
         raise TypeError(
             f"{what} must be an int (or numpy integer) in [0, 2**64), "
-            f"got {seed!r} of type {type(seed).__name__}"
+            f"got {short_repr(seed)} of type {type(seed).__name__}{hint}"
         )
     value = operator.index(cast(SupportsIndex, seed))
     if not 0 <= value < MAX_SEED:
         raise ValueError(f"{what} must be in [0, 2**64), got {describe_int(value)}")
     return value
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` on one line, cut to about ``limit`` characters, for messages."""
+    text = re.sub(r"\n\s*", "", repr(value))
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def describe_int(value: int) -> str:
@@ -83,10 +93,10 @@ def resolve_seed(seed: object = None) -> int:
     text = os.environ.get(ENV_VAR)
     if text is not None:
         value = _seed_from_env(text)
-        logger.debug("reprorng: seed=%d from %s", value, ENV_VAR)
+        logger.debug("seed=%d from %s", value, ENV_VAR)
         return value
     value = int.from_bytes(os.urandom(8), "little")
-    logger.debug("reprorng: seed=%d drawn from OS entropy", value)
+    logger.debug("seed=%d drawn from OS entropy", value)
     return value
 
 

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from types import FrameType
 from typing import Any, Protocol
 
@@ -63,6 +63,9 @@ class Block(Protocol):
 
     @property
     def seeds(self) -> bool: ...
+
+    @property
+    def reseeds(self) -> bool: ...
 
     @property
     def exclude(self) -> Collection[str]: ...
@@ -193,7 +196,9 @@ def _thread_name(ident: int) -> str:
 def named(frame: Frame) -> str:
     """How messages name a frame's block."""
     block = frame.block
-    return f"fixed_rng(seed={frame.seed})" if block.seeds else repr(block.switches)
+    if not block.seeds and block.switches is not None:
+        return repr(block.switches)
+    return f"fixed_rng(seed={frame.seed})" if block.seeds and block.reseeds else repr(block)
 
 
 def _take_turn(frame: Frame, timeout: float | None) -> None:
@@ -266,12 +271,19 @@ def watch_imports() -> None:
             _watch_imports()
 
 
+# Called, holding ``lock``, with each active source as numpy or torch is first
+# imported, before the open blocks take it up (see seed_everything).
+on_first_import: list[Callable[[Source], None]] = []
+
+
 def _on_import(module: object) -> None:
     with lock:
         try:
             for source in sources.all_sources():
                 if not source.active():
                     continue
+                for callback in on_first_import:
+                    callback(source)
                 # Had the library been imported before the blocks, each would
                 # have captured the state its enclosing block seeded.
                 _join_open_blocks(source)
@@ -290,7 +302,8 @@ def _join_open_blocks(source: Source) -> None:
         block = frame.block
         if block.seeds and source not in frame.saved and source.name not in block.exclude:
             frame.saved[source] = source.capture()
-            source.seed(frame.seed)
+            if block.reseeds:
+                source.seed(frame.seed)
 
 
 def _on_register(source: Source) -> None:
@@ -307,6 +320,7 @@ class _Everything:
 
     seed = 0
     seeds = True
+    reseeds = True
     exclude: Collection[str] = frozenset()
     objects: tuple[ObjectSource, ...] = ()
     switches: Switches | None = None

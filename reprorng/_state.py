@@ -308,7 +308,7 @@ def _targets(state: RngState, generators: Iterable[object] | None) -> list[Sourc
     targets: list[Source] = []
     for obj, (kind, _data) in zip(objects, state._generators, strict=True):
         source = object_source(obj)
-        if source.kind != kind:
+        if kind != source.kind and kind not in source.restores:
             raise ValueError(
                 f"the state saved for a {kind} cannot be restored into {type(obj).__name__}"
             )

@@ -72,7 +72,9 @@ class Isolated:
                     if state is not None and source in state:
                         saved[source] = source.exchange(state[source])
                     else:
-                        saved[source] = source.swap(block.seed)
+                        saved[source] = (
+                            source.swap(block.seed) if block.reseeds else source.capture()
+                        )
                         fresh.append(source)
                 switch_on(frame)
                 for inner in self._frames:
@@ -81,7 +83,9 @@ class Isolated:
                     # as if imported before these blocks were entered.
                     for source in fresh:
                         if inner.block.seeds and source.name not in inner.block.exclude:
-                            inner.saved[source] = source.swap(inner.seed)
+                            inner.saved[source] = (
+                                source.swap(inner.seed) if inner.block.reseeds else source.capture()
+                            )
                     inner.switched = [
                         (switches, switches.switch()) for switches, _ in inner.switched
                     ]

@@ -63,6 +63,20 @@ def _warn_if_too_late(torch: Any) -> None:
     )
 
 
+def _torch() -> Any:
+    try:
+        import torch
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise ModuleNotFoundError(
+            "deterministic settings are torch's, and torch is not installed "
+            "(pip install 'reprorng[torch]')",
+            name="torch",
+        ) from None
+    return torch
+
+
 class TorchSwitches:
     """torch's determinism settings, switched to deterministic and back.
 
@@ -82,7 +96,7 @@ class TorchSwitches:
 
     def current(self) -> object:
         """The settings now, as :meth:`switch` returns them and :meth:`restore` takes them."""
-        import torch
+        torch = _torch()
 
         return _read(torch)
 
@@ -91,7 +105,7 @@ class TorchSwitches:
 
         ``prior``: the settings before, if :meth:`current` has just read them.
         """
-        import torch
+        torch = _torch()
 
         if prior is None:
             prior = _read(torch)
@@ -114,7 +128,7 @@ class TorchSwitches:
 
     def restore(self, prior: object) -> None:
         """Put back the settings :meth:`switch` returned."""
-        import torch
+        torch = _torch()
 
         assert isinstance(prior, _Settings)
         _write(torch, prior)

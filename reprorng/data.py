@@ -10,9 +10,11 @@ the ``generator`` (or of the block the loader is iterated in).
 
 from __future__ import annotations
 
+import functools
 import random
+import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reprorng._seed import SeedLike, derive_seed, resolve_seed
 from reprorng.distributed import current_rank
@@ -22,7 +24,7 @@ from reprorng.sources.objects import registered
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["WorkerInit", "loader_generator", "worker_init_fn"]
+__all__ = ["WorkerInit", "loader_generator", "seed_every_loader", "worker_init_fn"]
 
 
 class WorkerInit:
@@ -72,15 +74,54 @@ worker_init_fn = WorkerInit()
 
 
 def loader_generator(seed: SeedLike | None = None) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with ``seed``, for ``DataLoader(generator=...)``.
+    """A CPU ``torch.Generator`` for ``DataLoader(generator=...)``, seeded from ``seed``.
 
     With it, the loader's shuffling and its workers' seeds come from this
     generator alone, not from torch's global one, so other draws (model
     initialisation, say) do not change the data order. ``seed`` resolves as
     for ``fixed_rng``: ``None`` means ``$REPRORNG_SEED``, else fresh entropy.
+    The generator is seeded with ``derive_seed(seed, "loader")``, not ``seed``
+    itself: inside ``fixed_rng(seed)`` (or after ``seed_everything(seed)``)
+    torch's global generator is seeded with ``seed``, and the data order must
+    not be the same stream as the model's initialisation.
     """
     import torch
 
     generator = torch.Generator()
-    generator.manual_seed(resolve_seed(seed))
+    generator.manual_seed(derive_seed(resolve_seed(seed), "loader"))
     return generator
+
+
+def seed_every_loader() -> None:
+    """Give every ``DataLoader`` made from now on :data:`worker_init_fn`.
+
+    A loader given a ``worker_init_fn`` of its own gets ``WorkerInit(it)``:
+    the seeding, then yours. torch need not be imported yet.
+    """
+    data = sys.modules.get("torch.utils.data")
+    if data is not None:
+        _give_worker_init(data)
+        return
+    import wrapt
+
+    wrapt.register_post_import_hook(_give_worker_init, "torch.utils.data")
+
+
+def _give_worker_init(data: Any) -> None:
+    loader = data.DataLoader
+    original = loader.__init__
+    if getattr(original, "_reprorng_worker_init", False):
+        return
+
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) <= 10:  # worker_init_fn not given by position (it is the eleventh)
+            given = kwargs.get("worker_init_fn")
+            if given is None:
+                kwargs["worker_init_fn"] = worker_init_fn
+            elif not isinstance(given, WorkerInit):
+                kwargs["worker_init_fn"] = WorkerInit(given)
+        original(self, *args, **kwargs)
+
+    init._reprorng_worker_init = True  # type: ignore[attr-defined]
+    loader.__init__ = init

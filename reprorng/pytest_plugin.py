@@ -29,6 +29,7 @@ from reprorng._block import fixed_rng
 from reprorng._entry import enter_ambient, exit_ambient
 from reprorng._seed import check_seed, derive_seed, parse_decimal, text_seed
 from reprorng._stack import capture_all, restore_all, watch_imports
+from reprorng._test_seeders import call_seeders, library_generators
 from reprorng.sources import Source, same_state
 
 __all__ = ["rng_seed"]
@@ -38,7 +39,8 @@ _CACHE_KEY = "reprorng/seed"
 _LEAK_PROPERTY = "reprorng_leak"
 
 _session_seed_key = pytest.StashKey["int | None"]()
-_origin_key = pytest.StashKey[str]()
+# Where the session seed came from, as the report header says it.
+_session_origin_key = pytest.StashKey[str]()
 _leaks_key = pytest.StashKey["str | None"]()
 # Per test: its seed and where it came from, and the global state where its
 # last phase left it.
@@ -85,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "fixed_rng(seed=None): run the test, its function-scoped fixtures included, inside "
         "reprorng.fixed_rng(seed); no seed: the session seed's, else one from the node id",
     )
-    config.stash[_session_seed_key] = _session_seed(config)
+    config.stash[_session_seed_key], config.stash[_session_origin_key] = _session_seed(config)
     config.stash[_leaks_key] = config.getoption("reprorng_leaks")
     if config.stash[_leaks_key] is not None:
         # A library first imported during a test is compared with its state at import.
@@ -96,13 +98,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), "reprorng-xdist")
 
 
-def _session_seed(config: pytest.Config) -> int | None:
+def _session_seed(config: pytest.Config) -> tuple[int | None, str]:
+    """The session seed, and where it came from."""
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "reprorng_seed" in workerinput:
-        return workerinput["reprorng_seed"]  # type: ignore[no-any-return]  # the controller's
-    value = config.getoption("reprorng_seed") or config.getini("reprorng_seed") or None
+        # The controller's.
+        return workerinput["reprorng_seed"], workerinput["reprorng_seed_origin"]
+    option = config.getoption("reprorng_seed")
+    value = option or config.getini("reprorng_seed") or None
     if value is None:
-        return None
+        return None, ""
+    where = _OPTION if option else f"reprorng_seed in {config.inipath or 'the ini file'}"
     cache = getattr(config, "cache", None)
     text = str(value).strip()
     seed: int | None
@@ -112,17 +118,21 @@ def _session_seed(config: pytest.Config) -> int | None:
         seed = cache.get(_CACHE_KEY, None) if cache is not None else None
         if seed is None:
             raise pytest.UsageError(
-                f"{_OPTION}=last: no seed stored in pytest's cache yet; run once with "
+                f"{where}=last: no seed stored in pytest's cache yet; run once with "
                 f"{_OPTION}=random or {_OPTION}=N (and with the cache plugin enabled)"
             )
     else:
         try:
-            seed = check_seed(_int_or_text(text), _OPTION)
+            seed = check_seed(_int_or_text(text), where)
         except (TypeError, ValueError) as error:
             raise pytest.UsageError(f"{error}; or 'random', or 'last'") from None
+    # First what replays it, then, if not given on the command line, where it came from.
+    origin = f"{_OPTION}={seed}"
+    if not option:
+        origin += f", from {where} = {text}"
     if cache is not None:
         cache.set(_CACHE_KEY, seed)
-    return seed
+    return seed, origin
 
 
 def _int_or_text(text: str) -> int | str:
@@ -137,11 +147,12 @@ class _XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["reprorng_seed"] = node.config.stash[_session_seed_key]
+        node.workerinput["reprorng_seed_origin"] = node.config.stash[_session_origin_key]
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     seed = config.stash[_session_seed_key]
-    return None if seed is None else f"reprorng: {_OPTION}={seed}"
+    return None if seed is None else f"reprorng: {config.stash[_session_origin_key]}"
 
 
 def _seed_for(item: pytest.Item) -> tuple[int | None, str]:
@@ -168,7 +179,10 @@ def _seed_for(item: pytest.Item) -> tuple[int | None, str]:
 def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
     """The test's block: set up before, and torn down after, its other function fixtures."""
     item = request.node
-    seed, item.stash[_origin_key] = _seed_for(item)
+    try:
+        seed, item.stash[_origin_key] = _seed_for(item)
+    except (TypeError, ValueError) as error:
+        pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
     item.stash[_seed_key] = seed
     leaks = item.config.stash[_leaks_key]
     if leaks is None:
@@ -183,7 +197,7 @@ def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
     # Every test starts from a state of its own, so a leak shows whatever ran
     # before: two tests that each call random.seed(0) are both reported.
     start_seed = derive_seed(_LEAK_CHECK_SEED, item.nodeid)
-    with _ambient(start_seed):
+    with _ambient(start_seed, test=False):
         start = capture_all()
         if seed is None:
             yield
@@ -196,9 +210,13 @@ def _reprorng_block(request: pytest.FixtureRequest) -> Generator[None]:
 
 
 @contextlib.contextmanager
-def _ambient(seed: int) -> Generator[None]:
-    frame = enter_ambient(fixed_rng(seed))
+def _ambient(seed: int, *, test: bool = True) -> Generator[None]:
+    """Seeding for the test, or (``test=False``) the leak check's starting state."""
+    generators = library_generators() if test else ()
+    frame = enter_ambient(fixed_rng(seed, generators=generators))
     try:
+        if test:
+            call_seeders(seed)
         yield
     finally:
         exit_ambient(frame)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reprorng.cli.children import RUN_VARIABLE, Run, hook_directory
+from reprorng._children import RUN_VARIABLE, Run, hook_directory
 
 from .test_cli import reprorng, script
 

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 import reprorng
-from reprorng import WorkerInit, derive_seed, loader_generator, worker_init_fn
+from reprorng import WorkerInit, derive_seed, fixed_rng, loader_generator, worker_init_fn
 from tests.helpers import run_python
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -191,7 +191,7 @@ def test_loader_generator_orders_independently_of_the_global_stream():
 
 def test_loader_generator_resolves_its_seed_like_fixed_rng(monkeypatch):
     monkeypatch.setenv("REPRORNG_SEED", "11")
-    assert loader_generator().initial_seed() == 11
+    assert loader_generator().initial_seed() == derive_seed(11, "loader")
     with pytest.raises(ValueError, match="seed must be in"):
         loader_generator(-1)
 
@@ -199,3 +199,12 @@ def test_loader_generator_resolves_its_seed_like_fixed_rng(monkeypatch):
 def test_the_names_are_exported():
     assert reprorng.worker_init_fn is worker_init_fn
     assert sys.modules["reprorng.data"].loader_generator is loader_generator
+
+
+def test_a_loader_generator_does_not_repeat_the_blocks_torch_stream():
+    with fixed_rng(42):
+        order = torch.randperm(10, generator=loader_generator(42))
+        global_order = torch.randperm(10)
+    assert not torch.equal(order, global_order)
+    expected = torch.Generator().manual_seed(derive_seed(42, "loader"))
+    assert torch.equal(order, torch.randperm(10, generator=expected))

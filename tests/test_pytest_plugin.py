@@ -242,7 +242,7 @@ def test_the_session_seed_from_the_ini_file(pytester):
     from_option = draws(run(pytester, "--reprorng-seed=777"))
     pytester.makeini("[pytest]\nreprorng_seed = 777\n")
     result = run(pytester, "-v")
-    result.stdout.fnmatch_lines(["reprorng: --reprorng-seed=777"])
+    result.stdout.fnmatch_lines(["reprorng: --reprorng-seed=777, from reprorng_seed in *"])
     assert draws(result) == from_option
     # the command line wins over the ini file
     assert draws(run(pytester, "--reprorng-seed=8")) != from_option

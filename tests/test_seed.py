@@ -214,3 +214,27 @@ def test_a_timeout_beyond_what_threads_can_wait_means_for_ever():
     assert fixed_rng(1, timeout=1e10).timeout is None
     assert fixed_rng(1, timeout=threading.TIMEOUT_MAX).timeout is None
     assert fixed_rng(1, timeout=1e3).timeout == 1e3
+
+
+def test_the_debug_lines_do_not_repeat_the_loggers_name(caplog):
+    with caplog.at_level(logging.DEBUG, logger="reprorng"), fixed_rng():
+        pass
+    assert caplog.records
+    assert not any(record.getMessage().startswith("reprorng") for record in caplog.records)
+
+
+def test_a_seed_sequence_is_refused_in_one_line_with_a_way_out():
+    with pytest.raises(TypeError) as refused:
+        fixed_rng(np.random.SeedSequence(1))  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "SeedSequence(entropy=1,)" in message
+    assert "generate_state" in message
+
+
+def test_dir_lists_the_public_names_and_no_typing_helpers():
+    import reprorng
+
+    names = dir(reprorng)
+    assert "TYPE_CHECKING" not in names
+    assert {"isolated", "seed_everything", "snapshot", "RngState"} <= set(names)

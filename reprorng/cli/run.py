@@ -13,8 +13,8 @@ import types
 from pathlib import Path
 from typing import NoReturn
 
+from reprorng._children import Run, program_environment, watch
 from reprorng._seed import ENV_VAR
-from reprorng.cli.children import Run, program_environment, watch
 from reprorng.cli.options import Options, command_flags, hash_seed
 
 __all__ = ["run", "run_command"]

@@ -31,6 +31,7 @@ __all__ = [
     "SOURCES",
     "WATCHED_MODULES",
     "Source",
+    "accelerator_names",
     "add_source",
     "all_sources",
     "check_names",
@@ -153,6 +154,12 @@ def known_sources() -> tuple[Source, ...]:
         _plugins_loaded = True
         _load_plugins()
     return (*SOURCES, *_added)
+
+
+def accelerator_names() -> tuple[str, ...]:
+    """The names of the built-in sources of torch's accelerators (CUDA, XPU, MTIA, MPS, ...)."""
+    kinds = (TorchAccelerator, TorchMPS)
+    return tuple(source.name for source in SOURCES if isinstance(source, kinds))
 
 
 def source_names() -> tuple[str, ...]:

@@ -170,6 +170,8 @@ class ObjectSource(BaseSource):
 
     #: What kind of object this is, as saved snapshots name it.
     kind = ""
+    #: The kinds of saved state it restores: its own, and any that holds the same state.
+    restores: frozenset[str] = frozenset()
 
     def __init__(self, target: Callable[[], Any], name: str) -> None:
         self.target = target

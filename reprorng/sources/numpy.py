@@ -25,6 +25,7 @@ from reprorng.sources.numpy_memory import Twister, keep_seed_seq
 __all__ = [
     "NUMPY_BIT_GENERATORS",
     "NumpyBitGenerator",
+    "NumpyGenerator",
     "NumpyGlobal",
     "NumpyRandomState",
     "check_numpy_state",
@@ -289,6 +290,18 @@ class NumpyBitGenerator(ObjectSource):
         if target is not None:
             _same_bit_generator(self._bit_generator(target), data)
         return data
+
+
+class NumpyGenerator(NumpyBitGenerator):
+    """A ``numpy.random.Generator``: the state of the bit generator it draws from."""
+
+    kind = "numpy.Generator"
+
+
+# A Generator's state is its bit generator's: either restores what the other saved.
+NumpyBitGenerator.restores = NumpyGenerator.restores = frozenset(
+    {NumpyBitGenerator.kind, NumpyGenerator.kind}
+)
 
 
 class NumpyRandomState(ObjectSource):

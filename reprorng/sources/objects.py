@@ -24,8 +24,9 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from reprorng._seed import short_repr
 from reprorng.sources.base import ObjectSource
-from reprorng.sources.numpy import NumpyBitGenerator, NumpyRandomState, describe
+from reprorng.sources.numpy import NumpyBitGenerator, NumpyGenerator, NumpyRandomState, describe
 from reprorng.sources.python import RandomInstance
 from reprorng.sources.torch import TorchGenerator
 
@@ -46,7 +47,13 @@ __all__ = [
 #: Each kind of object source, by the name saved snapshots give it.
 KINDS: dict[str, type[ObjectSource]] = {
     kind.kind: kind
-    for kind in (RandomInstance, NumpyBitGenerator, NumpyRandomState, TorchGenerator)
+    for kind in (
+        RandomInstance,
+        NumpyGenerator,
+        NumpyBitGenerator,
+        NumpyRandomState,
+        TorchGenerator,
+    )
 }
 
 
@@ -56,7 +63,9 @@ def _kind(obj: object) -> type[ObjectSource] | None:
         return None if isinstance(obj, random.SystemRandom) else RandomInstance
     np_random = sys.modules.get("numpy.random")
     if np_random is not None:
-        if isinstance(obj, (np_random.Generator, np_random.BitGenerator)):
+        if isinstance(obj, np_random.Generator):
+            return NumpyGenerator
+        if isinstance(obj, np_random.BitGenerator):
             return NumpyBitGenerator
         if isinstance(obj, np_random.RandomState):
             return NumpyRandomState
@@ -77,7 +86,7 @@ def object_source(obj: object, target: Callable[[], Any] | None = None) -> Objec
     kind = _kind(obj)
     if kind is None:
         raise TypeError(
-            f"reprorng manages {_SUPPORTED} objects, not {obj!r} of type {describe(obj)}"
+            f"reprorng manages {_SUPPORTED} objects, not {short_repr(obj)} of type {describe(obj)}"
         )
     kind.check(obj)
     name = f"{type(obj).__name__} at {id(obj):#x}"
@@ -94,7 +103,7 @@ def as_list(generators: object) -> list[object]:
     if isinstance(generators, (str, bytes)) or not isinstance(generators, Iterable):
         raise TypeError(
             f"generators must be an iterable of generator objects, "
-            f"got {generators!r} of type {type(generators).__name__}"
+            f"got {short_repr(generators)} of type {type(generators).__name__}"
         )
     return list(generators)
 

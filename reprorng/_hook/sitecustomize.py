@@ -2,7 +2,7 @@
 
 Python imports ``sitecustomize`` as it starts; ``reprorng run`` puts this
 folder on ``PYTHONPATH`` for the program's children, and only for them (see
-:mod:`reprorng.cli.children`). The environment's own ``sitecustomize``, if
+:mod:`reprorng._children`). The environment's own ``sitecustomize``, if
 there is one, is imported after.
 """
 
@@ -13,7 +13,7 @@ import sys
 
 def _start() -> None:
     try:
-        from reprorng.cli.children import start_child
+        from reprorng._children import start_child
     except ImportError:  # reprorng is not importable in this interpreter
         return
     start_child()
