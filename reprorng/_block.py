@@ -18,7 +18,7 @@ from typing import Any, Self, TypeVar, overload
 from reprorng import sources
 from reprorng._decorate import decorate
 from reprorng._entry import ATTEMPTS, enter_frame, leave, stacked, undo_fully, warn_handed_over
-from reprorng._seed import SeedLike, default_seed, resolve_seed
+from reprorng._seed import MAX_SEED, SeedLike, default_seed, resolve_seed
 from reprorng._stack import Frame, Switches, open_frames
 from reprorng._switches import TorchSwitches
 from reprorng.sources import objects
@@ -39,6 +39,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 #: before it raises ``RuntimeError``. Finite, so that a block which waits for a
 #: thread that itself enters a block fails instead of hanging.
 DEFAULT_TIMEOUT = 10.0
+_NONE: frozenset[str] = frozenset()
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -122,21 +123,21 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         warn_only: bool = False,
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        self.timeout = check_timeout(timeout)
+        # A block per sample is made in hot loops: the defaults are not checked again.
+        self.timeout = timeout if timeout is DEFAULT_TIMEOUT else check_timeout(timeout)
         no_objects = isinstance(generators, tuple) and not generators
         self.objects = () if no_objects else objects.object_sources(generators)
-        self.exclude = (
-            sources.check_names(exclude, "fixed_rng(exclude=...)") if exclude else frozenset()
-        )
-        for flag, value in (("deterministic", deterministic), ("warn_only", warn_only)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{flag} must be True or False, got {value!r}")
-        if warn_only and not deterministic:
-            raise ValueError("warn_only=True needs deterministic=True")
+        self.exclude = sources.check_names(exclude, "fixed_rng(exclude=...)") if exclude else _NONE
         self.switches: Switches | None = None
-        if deterministic:
-            self.switches = TorchSwitches(warn_only=warn_only)
-        self.seed: int = resolve_seed(seed)
+        if deterministic is not False or warn_only is not False:
+            for flag, value in (("deterministic", deterministic), ("warn_only", warn_only)):
+                if not isinstance(value, bool):
+                    raise TypeError(f"{flag} must be True or False, got {value!r}")
+            if warn_only and not deterministic:
+                raise ValueError("warn_only=True needs deterministic=True")
+            if deterministic:
+                self.switches = TorchSwitches(warn_only=warn_only)
+        self.seed: int = seed if type(seed) is int and 0 <= seed < MAX_SEED else resolve_seed(seed)
         # False for a block that only switches determinism settings (see switching_only).
         self.seeds = True
         # False for a block that keeps the streams as they are (see isolated).
@@ -220,6 +221,9 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         frames = self._frames
         if not frames:
             raise _MisuseError(f"{self!r} exited without being entered")
+        frame = frames[-1]
+        if frame.caller is caller and open_frames and open_frames[-1] is frame:
+            return frame  # the innermost block, exited by the with that entered it
         index = len(frames) - 1
         while index >= 0 and frames[index].caller is not caller:
             index -= 1

@@ -53,7 +53,8 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("entering block with seed=%d", seed)
     with _stack.lock:
-        admit(frame, block.timeout)
+        if open_frames or _stack.unwatched:
+            admit(frame, block.timeout)
         saved = frame.saved
         if block.reseeds:
             for source in block_sources(block):
@@ -62,12 +63,15 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
         else:  # isolated(): the streams go on from where they are
             for source in block_sources(block):
                 saved[source] = source.capture()
-        switch_on(frame)
+        if block.switches is not None:
+            switch_on(frame)
         stack.append(frame)
 
 
 def stacked(frame: Frame) -> tuple[list[Frame], list[Frame]] | None:
     """Holding the lock: the stack ``frame`` is on and the frames above it, if it is on one."""
+    if open_frames and open_frames[-1] is frame:  # the innermost block, as most often
+        return open_frames, []
     for stack in (ambient, open_frames):
         for index, each in enumerate(stack):
             if each is frame:
@@ -85,7 +89,8 @@ def leave(frame: Frame) -> bool:
     """
     handed = False
     with _stack.lock:
-        where = stacked(frame)
+        # stacked(frame), its commonest case written out: the innermost block.
+        where = (open_frames, []) if open_frames and open_frames[-1] is frame else stacked(frame)
         if where is not None:
             stack, above = where
             if above:
@@ -96,11 +101,20 @@ def leave(frame: Frame) -> bool:
                     above[0].switched[:0] = moved
                 frame.switched = []
             else:
-                switch_back(frame)
+                if frame.switched:
+                    switch_back(frame)
                 restore_sources(frame.saved)
-            stack.remove(frame)
-        forget(frame)
-        wake()
+            if stack[-1] is frame:
+                stack.pop()
+            else:
+                stack.remove(frame)
+        owner = frame.owner
+        if owner and owner[-1] is frame:  # forget(frame), its commonest case
+            owner.pop()
+        else:
+            forget(frame)
+        if _stack.waiting:
+            wake()
     return handed
 
 
@@ -118,8 +132,11 @@ def undo(frame: Frame) -> None:
 
 def forget(frame: Frame) -> None:
     owner = frame.owner
-    if owner is not None and frame in owner:
-        owner.remove(frame)
+    if owner:
+        if owner[-1] is frame:
+            owner.pop()
+        elif frame in owner:
+            owner.remove(frame)
 
 
 def warn_handed_over(frame: Frame, stacklevel: int = 3) -> None:

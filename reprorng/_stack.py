@@ -112,7 +112,7 @@ open_frames: list[Frame] = []
 # program under ``reprorng run``, a whole test under the pytest plugin. Blocks
 # in any thread enter on top of it without waiting.
 ambient: list[Frame] = []
-_unwatched = list(WATCHED_MODULES)
+unwatched = list(WATCHED_MODULES)
 # Once numpy and torch are imported, which sources are active no longer changes
 # (until sources are added or switched off, which changes ``sources.version``).
 _settled: tuple[Source, ...] | None = None
@@ -153,7 +153,9 @@ def block_sources(block: Block) -> tuple[Source, ...]:
     """What a block manages: the active sources it does not exclude, then its objects."""
     if not block.seeds:
         return ()
-    chosen = _active_sources()
+    chosen = _settled if _settled is not None and _settled_version == sources.version else None
+    if chosen is None:
+        chosen = _active_sources()
     if block.exclude:
         chosen = tuple(source for source in chosen if source.name not in block.exclude)
     own = block.objects
@@ -228,7 +230,7 @@ def admit(frame: Frame, timeout: float | None) -> None:
     """Holding ``lock``: wait for another thread's blocks, and watch imports, before entry."""
     if open_frames and open_frames[0].thread != frame.thread:
         _take_turn(frame, timeout)
-    if _unwatched:
+    if unwatched:
         _watch_imports()
 
 
@@ -258,8 +260,8 @@ def _watch_imports() -> None:
     """Seed numpy or torch if they are first imported while a block is open."""
     import wrapt  # only now: it costs more to import than the rest of reprorng
 
-    for name in list(_unwatched):
-        _unwatched.remove(name)
+    for name in list(unwatched):
+        unwatched.remove(name)
         if name not in sys.modules:
             wrapt.register_post_import_hook(_on_import, name)
 
@@ -267,7 +269,7 @@ def _watch_imports() -> None:
 def watch_imports() -> None:
     """Watch for numpy and torch to be imported, as the first block does."""
     with lock:
-        if _unwatched:
+        if unwatched:
             _watch_imports()
 
 

@@ -18,6 +18,8 @@ def test_benchmark_runs_and_reports_every_goal():
     )
     assert result.returncode in (0, 1), result.stderr
     rows = ("manual / fixed_rng", "@reproducible / fixed_rng", "import reprorng", "from_bytes")
-    for row in (*rows, "per extra registered generator"):
+    goals = ("fixed_rng / fork_rng", "new seed each block / fork_rng")
+    registries = ("per extra registered generator", "per extra registered random.Random")
+    for row in (*rows, *goals, *registries):
         assert row in result.stdout
     assert "imports neither numpy nor torch" in result.stdout

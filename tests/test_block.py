@@ -636,7 +636,7 @@ def test_ctrl_c_at_any_step_of_a_block_loses_no_state():
     prepare(1)  # counted as each step below runs: the path depends on what is cached
     with InterruptAt(0) as counting:
         one_block(1)
-    assert counting.count > 100
+    assert counting.count > 50  # many steps, each tested below
     for step in range(1, counting.count + 1):
         prepare(step)
         before = global_states()

@@ -99,19 +99,20 @@ class Repeats:
     time (one per sample, say) pay one comparison and keep nothing.
     """
 
-    __slots__ = ("last", "seed", "state")
+    __slots__ = ("last", "repeated", "seed", "state")
 
     def __init__(self) -> None:
         self.last = self.seed = -1
         self.state: Any = None
+        #: After a :meth:`get` that gave ``None``: whether the seed is worth keeping.
+        self.repeated = False
 
     def get(self, seed: int) -> Any:
-        return self.state if seed == self.seed else None
-
-    def again(self, seed: int) -> bool:
-        """Note a seed computed afresh; whether it is worth keeping now."""
-        repeated, self.last = seed == self.last, seed
-        return repeated
+        """The kept state of ``seed``, or ``None``: then it is computed, and noted."""
+        if seed == self.seed:
+            return self.state
+        self.repeated, self.last = seed == self.last, seed
+        return None
 
     def keep(self, seed: int, state: object) -> None:
         self.seed, self.state = seed, state

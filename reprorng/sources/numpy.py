@@ -89,8 +89,8 @@ class NumpyGlobal(BaseSource):
             if seeded is not None:
                 view[:] = seeded
             else:
-                self._twister.seed_into(view, numpy_seed(seed))
-                if self._repeats.again(seed):
+                self._twister.seed_into(view, seed if seed < 2**32 else numpy_seed(seed))
+                if self._repeats.repeated:
                     self._repeats.keep(seed, bytes(view))
             return
         np_random.seed(numpy_seed(seed))

@@ -90,7 +90,14 @@ class _NormalSlot:
 
     @classmethod
     def write(cls, memory: memoryview, gaussian: float | None) -> None:
-        cls._LAYOUT.pack_into(memory, 0, *((0, 0.0) if gaussian is None else (1, gaussian)))
+        if gaussian is None:
+            memory[:] = _NONE_CACHED
+        else:
+            cls._LAYOUT.pack_into(memory, 0, 1, gaussian)
+
+
+# What the cache holds when nothing is cached.
+_NONE_CACHED = _NormalSlot._LAYOUT.pack(0, 0.0)
 
 
 class Twister:
@@ -178,7 +185,12 @@ class Twister:
 
     def put_back(self, view: memoryview, twister: bytes, gaussian: float | None) -> None:
         """Set twister and cached gaussian, whatever is cached now."""
-        if gaussian is None and self._normal_memory() is None:
+        memory = self._normal_memory()
+        if memory is not None:
+            _NormalSlot.write(memory, gaussian)
+            view[:] = twister
+            return
+        if gaussian is None:
             self.take_gaussian(view)  # what set() expects
         self.set(view, twister, gaussian)
 
@@ -208,9 +220,13 @@ class Twister:
             bit_generator = np_random.MT19937()
             scratch_view = Twister(lambda: None).view(bit_generator)
             assert scratch_view is not None
-            _scratch = (np_random.RandomState(bit_generator), scratch_view)
-        generator, scratch_view = _scratch
-        generator.seed(seed)
+            # RandomState.seed's own seeding, without the RandomState around it.
+            seeding = getattr(bit_generator, "_legacy_seeding", None)
+            if seeding is None:
+                seeding = np_random.RandomState(bit_generator).seed
+            _scratch = (seeding, scratch_view)
+        seeding, scratch_view = _scratch
+        seeding(seed)
         view[:] = scratch_view
 
     @staticmethod

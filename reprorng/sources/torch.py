@@ -63,7 +63,7 @@ class TorchCPU(BaseSource):
             generator.set_state(seeded)
         else:
             generator.manual_seed(seed)
-            if self._repeats.again(seed):
+            if self._repeats.repeated:
                 self._repeats.keep(seed, generator.get_state())
 
     def restore(self, state: object) -> None:
