@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -182,3 +183,25 @@ def test_a_programs_traceback_starts_in_the_program(tmp_path, form):
     assert len(frames) == 2, result.stderr
     assert all("boom.py" in frame for frame in frames)
     assert traceback[-1] == "ValueError: boom"
+
+
+def test_a_compare_path_that_cannot_be_moved_aside_is_a_usage_error(tmp_path, monkeypatch):
+    from reprorng.cli.options import UsageError
+    from reprorng.cli.paths import Aside
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "first.txt").write_text("one")
+    (tmp_path / "second.txt").write_text("two")
+    rename = os.rename
+
+    def refuse_second(source, target):
+        if str(source) == "second.txt":
+            raise PermissionError("not allowed")
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", refuse_second)
+    with pytest.raises(UsageError, match=r"--compare second\.txt: cannot move it aside"):
+        Aside(["first.txt", "second.txt"], None).__enter__()
+    # the first, already moved aside, was put back
+    assert (tmp_path / "first.txt").read_text() == "one"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["first.txt", "second.txt"]

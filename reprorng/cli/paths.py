@@ -47,29 +47,36 @@ class Aside:
                 raise UsageError(f"--compare {text}: it holds the program, {program}")
             self._paths.append(path)
         self._moved: list[tuple[Path, Path]] = []
+        self._entered = False
 
     def __enter__(self) -> Aside:
         try:
             for path in self._paths:
                 if path.exists() or path.is_symlink():
                     aside = path.with_name(f".{path.name}.reprorng-check-{secrets.token_hex(4)}")
-                    os.rename(path, aside)
+                    try:
+                        os.rename(path, aside)
+                    except OSError as error:
+                        message = f"--compare {path}: cannot move it aside: {error}"
+                        raise UsageError(message) from None
                     self._moved.append((path, aside))
         except BaseException:
-            self._put_back()
+            self._move_back()  # nothing was run: only what was moved goes back
             raise
+        self._entered = True
         return self
 
     def clear(self) -> None:
         """Remove what a run wrote at the paths, once it is recorded."""
-        for path in self._paths:
-            _remove(path)
+        if self._entered:  # every original is aside: whatever is there, a run wrote
+            for path in self._paths:
+                _remove(path)
 
     def __exit__(self, *exc: object) -> None:
-        self._put_back()
-
-    def _put_back(self) -> None:
         self.clear()
+        self._move_back()
+
+    def _move_back(self) -> None:
         while self._moved:
             path, aside = self._moved.pop()
             os.rename(aside, path)
