@@ -86,11 +86,16 @@ def program_environment(run: Run) -> None:
 
 
 def _seed_process(run: Run, seed: int) -> None:
+    """Seed this process to its end, as the program's own seeding is; never break it."""
     from reprorng._block import fixed_rng
     from reprorng._entry import enter_ambient
 
-    # To the end of the process, as the program's own seeding is.
-    enter_ambient(fixed_rng(seed, deterministic=run.deterministic, warn_only=run.warn_only))
+    try:
+        enter_ambient(fixed_rng(seed, deterministic=run.deterministic, warn_only=run.warn_only))
+    except Exception as error:  # noqa: BLE001 - the child runs on, unseeded, and says so
+        warnings.warn(
+            f"reprorng could not seed this process: {error!r}", RuntimeWarning, stacklevel=2
+        )
 
 
 def start_child() -> None:

@@ -132,3 +132,20 @@ def test_the_run_variable_reads_back(run):
 def test_a_bad_run_variable_is_refused(text):
     with pytest.raises(ValueError, match=RUN_VARIABLE):
         Run.decode(text)
+
+
+def test_a_child_that_cannot_be_seeded_warns_and_runs(tmp_path):
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "torch.py").write_text("raise ModuleNotFoundError('no torch here', name='torch')\n")
+    environment = {
+        **os.environ,
+        RUN_VARIABLE: Run(5, deterministic=True, warn_only=False).encode(),
+        "PYTHONPATH": os.pathsep.join([str(hook_directory()), str(fake)]),
+    }
+    child = [sys.executable, "-c", "print('child ran')"]
+    result = subprocess.run(child, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "child ran\n"
+    assert "reprorng could not seed this process" in result.stderr
+    assert "torch is not installed" in result.stderr
