@@ -70,8 +70,6 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
 
 def stacked(frame: Frame) -> tuple[list[Frame], list[Frame]] | None:
     """Holding the lock: the stack ``frame`` is on and the frames above it, if it is on one."""
-    if open_frames and open_frames[-1] is frame:  # the innermost block, as most often
-        return open_frames, []
     for stack in (ambient, open_frames):
         for index, each in enumerate(stack):
             if each is frame:
@@ -89,7 +87,7 @@ def leave(frame: Frame) -> bool:
     """
     handed = False
     with _stack.lock:
-        # stacked(frame), its commonest case written out: the innermost block.
+        # The innermost block, as most often, without the search.
         where = (open_frames, []) if open_frames and open_frames[-1] is frame else stacked(frame)
         if where is not None:
             stack, above = where
@@ -109,7 +107,7 @@ def leave(frame: Frame) -> bool:
             else:
                 stack.remove(frame)
         owner = frame.owner
-        if owner and owner[-1] is frame:  # forget(frame), its commonest case
+        if owner and owner[-1] is frame:  # the last frame its with entered, as most often
             owner.pop()
         else:
             forget(frame)
@@ -132,11 +130,8 @@ def undo(frame: Frame) -> None:
 
 def forget(frame: Frame) -> None:
     owner = frame.owner
-    if owner:
-        if owner[-1] is frame:
-            owner.pop()
-        elif frame in owner:
-            owner.remove(frame)
+    if owner is not None and frame in owner:
+        owner.remove(frame)
 
 
 def warn_handed_over(frame: Frame, stacklevel: int = 3) -> None:

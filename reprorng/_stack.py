@@ -133,10 +133,9 @@ def _new_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
-def _active_sources() -> tuple[Source, ...]:
+def _find_active_sources() -> tuple[Source, ...]:
+    """The active sources now; kept in ``_settled`` once they can no longer change."""
     global _settled, _settled_version
-    if _settled is not None and _settled_version == sources.version:
-        return _settled
     active = tuple(source for source in sources.all_sources() if source.active())
     torch = sys.modules.get("torch")
     if "numpy.random" in sys.modules and hasattr(torch, "default_generator"):
@@ -153,9 +152,9 @@ def block_sources(block: Block) -> tuple[Source, ...]:
     """What a block manages: the active sources it does not exclude, then its objects."""
     if not block.seeds:
         return ()
-    chosen = _settled if _settled is not None and _settled_version == sources.version else None
-    if chosen is None:
-        chosen = _active_sources()
+    chosen = _settled
+    if chosen is None or _settled_version != sources.version:
+        chosen = _find_active_sources()
     if block.exclude:
         chosen = tuple(source for source in chosen if source.name not in block.exclude)
     own = block.objects

@@ -167,14 +167,6 @@ _COLLECTED_KEPT = 1024
 def _sweep() -> None:
     # A copy, made in one allocation: a finaliser run while iterating may change _entries.
     for ident, entry in _entries.copy().items():
-        # alive(), written out: this runs at every block.
-        held = entry.obj
-        if held is None:
-            if entry.ref() is not None:
-                continue
-        elif sys.getrefcount(held) > _LAST_REFERENCE + 1:  # + 1: held, here
-            continue
-        del held
         # A finaliser run meanwhile may have changed the registry: drop only this entry.
         if not entry.alive() and _entries.get(ident) is entry:
             del _entries[ident]
