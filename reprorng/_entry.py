@@ -60,6 +60,9 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
             for source in block_sources(block):
                 saved[source] = source.capture()  # recorded before it changes
                 source.seed(seed)
+            if _stack.on_seed:
+                for told in _stack.on_seed:
+                    told(seed)
         else:  # isolated(): the streams go on from where they are
             for source in block_sources(block):
                 saved[source] = source.capture()

@@ -113,6 +113,8 @@ open_frames: list[Frame] = []
 # in any thread enter on top of it without waiting.
 ambient: list[Frame] = []
 unwatched = list(WATCHED_MODULES)
+#: Told each seed a block seeds with, as it enters (a trace records them).
+on_seed: list[Callable[[int], None]] = []
 # Once numpy and torch are imported, which sources are active no longer changes
 # (until sources are added or switched off, which changes ``sources.version``).
 _settled: tuple[Source, ...] | None = None

@@ -44,17 +44,27 @@ reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
 _CHECK_USAGE = """\
 reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]]
                       [--compare PATH ...] [--ignore REGEX ...] [--no-stderr] [--json]
-                      [--same-hash-seed] [--timeout S]
+                      [--same-hash-seed] [--no-explain] [--timeout S]
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])"""
+_TRACE_USAGE = """\
+reprorng trace --out FILE [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
+                      (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
+_DIFF_USAGE = "reprorng diff [--json] TRACE_A TRACE_B"
 _USAGE = f"""\
 {_RUN_USAGE}
        {_CHECK_USAGE}
+       {_TRACE_USAGE}
+       {_DIFF_USAGE}
        reprorng --version"""
 
 _EPILOG = """\
-exit status: run exits as the program does; check exits 0 if the runs are identical,
-1 if not, 2 on usage errors, 124 if a run timed out. See the documentation's
+exit status: run and trace exit as the program does; check exits 0 if the runs are
+identical, 1 if not, 2 on usage errors, 124 if a run timed out; diff exits 0 if the
+traces are the same, 1 if not, 2 if one cannot be read. See the documentation's
 "Command line" page for more."""
+
+
+_COMMANDS = ("run", "check", "trace", "diff")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"reprorng {__version__}")
     commands = top.add_subparsers(
-        dest="command", metavar="{run,check}", parser_class=_Parser, prog="reprorng"
+        dest="command", metavar="{run,check,trace,diff}", parser_class=_Parser, prog="reprorng"
     )
     run = commands.add_parser(
         "run",
@@ -167,11 +177,46 @@ def parser() -> argparse.ArgumentParser:
         help="keep PYTHONHASHSEED the same in every run, as run does",
     )
     check.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="do not run the program twice more under a trace to find where the runs part",
+    )
+    check.add_argument(
         "--timeout",
         metavar="S",
         help="stop a run (and all it started) after S seconds; exit 124",
     )
     _program(check, any_command=True)
+    trace = commands.add_parser(
+        "trace",
+        usage=_TRACE_USAGE,
+        help="run a Python program seeded, and write its trace",
+        description=(
+            "Run a Python program as run does, recording every torch operator, entropy read "
+            "and seeding call with the line it came from, and write the trace to FILE for "
+            "reprorng diff."
+        ),
+        allow_abbrev=False,
+    )
+    trace.add_argument("--out", metavar="FILE", required=True, help="where to write the trace")
+    _common(trace)
+    trace.add_argument(
+        "--hash-seed", metavar="H", help="the PYTHONHASHSEED (default: the seed's low 32 bits)"
+    )
+    _program(trace, any_command=False)
+    diff = commands.add_parser(
+        "diff",
+        usage=_DIFF_USAGE,
+        help="show where two traces part",
+        description=(
+            "Compare two traces written by reprorng trace and print the first divergence "
+            "and its likely cause. Exit 0 if they are the same, 1 if not, 2 if one cannot "
+            "be read."
+        ),
+        allow_abbrev=False,
+    )
+    diff.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    diff.add_argument("traces", nargs=2, metavar="TRACE", help="two files from reprorng trace")
     return top
 
 
@@ -180,7 +225,7 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
     options = Options(deterministic=parsed.deterministic, warn_only=parsed.warn_only)
     if parsed.seed is not None:
         options.seed = seed_value(parsed.seed)
-    if command == "run" and parsed.hash_seed is not None:
+    if command in ("run", "trace") and parsed.hash_seed is not None:
         number = whole_number(parsed.hash_seed)
         if number is None or number >= 2**32:
             raise UsageError(
@@ -197,11 +242,17 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
         options.same_hash_seed = parsed.same_hash_seed
         options.ignore = [pattern(text) for text in parsed.ignore]
         options.stderr = not parsed.no_stderr
+        options.explain = not parsed.no_explain
         if parsed.timeout is not None:
             options.timeout = seconds(parsed.timeout)
         for path in options.compare:
             if not path:
                 raise UsageError("--compare needs a path")
+    if command == "trace":
+        out = Path(parsed.out)
+        if not parsed.out or not out.parent.is_dir() or out.is_dir():
+            raise UsageError(f"--out {parsed.out!r}: not a file in an existing folder")
+        options.trace_out = str(out.resolve())
     options.target = _target(command, parsed)
     if options.warn_only and not options.deterministic:
         raise UsageError("--warn-only needs --deterministic")
@@ -222,7 +273,7 @@ def _target(command: str, parsed: argparse.Namespace) -> Target:
         raise UsageError(f"reprorng {command} needs a program to run")
     if program[0] == "--":
         if command != "check":
-            raise UsageError("reprorng run runs a Python program: SCRIPT.py or -m MODULE")
+            raise UsageError(f"reprorng {command} runs a Python program: SCRIPT.py or -m MODULE")
         if len(program) == 1:
             raise UsageError("-- needs a command to run")
         return Target(command=program[1:])
@@ -244,17 +295,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not arguments:
             parser().print_usage(sys.stderr)
             return 2
-        if command and command not in ("run", "check") and arguments[0] == command:
-            raise UsageError(f"unknown command {command!r}; the commands are run and check")
+        if command and command not in _COMMANDS and arguments[0] == command:
+            raise UsageError(
+                f"unknown command {command!r}; the commands are run, check, trace and diff"
+            )
         try:
             parsed, unknown = parser().parse_known_args(arguments)
         except SystemExit as done:  # --help or --version, printed
             return done.code if isinstance(done.code, int) else 0
         command = parsed.command or ""
         if not command:
-            raise UsageError("give a command: run or check")
+            raise UsageError("give a command: run, check, trace or diff")
         if unknown:
             raise UsageError(f"unknown option {unknown[0]!r} for reprorng {command}")
+        if command == "diff":
+            from reprorng.cli.diff import diff
+
+            return diff(*parsed.traces, as_json=parsed.json)
         options = _options(command, parsed)
         if command == "check":
             from reprorng.cli.check import check
@@ -264,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check(options)
         seed = resolve(options)
     except UsageError as error:
-        where = f"reprorng {command}" if command in ("run", "check") else "reprorng"
+        where = f"reprorng {command}" if command in _COMMANDS else "reprorng"
         print(f"{where}: {error}", file=sys.stderr)
         print(f"run '{where} --help' for usage", file=sys.stderr)
         return 2

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from reprorng._seed import ENV_VAR
 from reprorng.cli import compare
 from reprorng.cli.compare import Outcome
+from reprorng.cli.explain import where_runs_part
 from reprorng.cli.options import (
     Options,
     RunTimeoutError,
-    UsageError,
     command_flags,
     hash_seed,
     resolve,
 )
 from reprorng.cli.paths import Aside, Scratch
+from reprorng.cli.process import environment, execute
 from reprorng.cli.report import explain, print_report
 from reprorng.cli.run import run_command
 
@@ -35,53 +32,6 @@ def _command(options: Options, seed: int, run_hash_seed: int) -> list[str]:
     if target.command:
         return target.command
     return run_command(options, seed, run_hash_seed)
-
-
-def _environment(options: Options, seed: int, run_hash_seed: int) -> dict[str, str]:
-    """A script or module runs as ``reprorng run`` runs it: run sets its environment."""
-    if not options.target.command:
-        return dict(os.environ)
-    return {**os.environ, ENV_VAR: str(seed), "PYTHONHASHSEED": str(run_hash_seed)}
-
-
-def _execute(
-    command: list[str], environment: dict[str, str], timeout: float | None
-) -> tuple[bytes, bytes, int]:
-    """Run ``command``; on Ctrl-C, SIGTERM or a timeout, stop it and what it started."""
-    try:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=environment,
-            start_new_session=True,
-        )
-    except OSError as error:
-        raise UsageError(f"cannot run {shlex.join(command)}: {error}") from None
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        raise RunTimeoutError from None
-    except BaseException:
-        _stop(process)
-        raise
-    return stdout, stderr, process.returncode
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the program's whole process group: nothing is left running."""
-    for each in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, each)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def check(options: Options) -> int:
@@ -110,6 +60,11 @@ def check(options: Options) -> int:
                 again = _one_run(options, seed, base, options.runs + 1, scratch)
                 if not _compared(options, outcomes[0], again, options.runs + 1):
                     cause = "hash seed"
+        divergence: dict[str, Any] | None = None
+        candidates: list[dict[str, Any]] = []
+        untraced: str | None = None
+        if differences and options.explain:
+            divergence, candidates, untraced = where_runs_part(options, seed, cause, aside)
     report = {
         "reproducible": not differences,
         "seed": seed,
@@ -121,6 +76,9 @@ def check(options: Options) -> int:
         "differences": differences,
         "cause": cause,
         "explanation": None if cause is None else explain(cause),
+        "divergence": divergence,
+        "candidates": candidates,
+        "untraced": untraced,
         "replay": replay,
     }
     if options.json:
@@ -140,6 +98,8 @@ def _check_flags(options: Options) -> list[str]:
         flags.append("--no-stderr")
     if options.same_hash_seed:
         flags.append("--same-hash-seed")
+    if not options.explain:
+        flags.append("--no-explain")
     return flags
 
 
@@ -166,8 +126,8 @@ def _one_run(
     print(f"reprorng check: {label} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
-        stdout, stderr, status = _execute(
-            command, _environment(options, seed, run_hash_seed), options.timeout
+        stdout, stderr, status = execute(
+            command, environment(options, seed, run_hash_seed), options.timeout
         )
     except RunTimeoutError:
         raise RunTimeoutError(

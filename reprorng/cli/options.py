@@ -70,6 +70,9 @@ class Options:
     same_hash_seed: bool = False
     ignore: list[re.Pattern[str]] = field(default_factory=list)
     stderr: bool = True
+    explain: bool = True
+    #: ``reprorng trace``: where the trace is written.
+    trace_out: str | None = None
     target: Target = field(default_factory=Target)
 
 

@@ -70,10 +70,20 @@ def print_report(report: dict[str, Any], first_stderr: bytes) -> None:
         print("  only stderr differs: stdout, the exit status and the compared files agree")
         print("    - mask lines meant to differ (timings, progress) with --ignore REGEX")
         print("    - or leave stderr out with --no-stderr")
-    if report["cause"] is not None:
+    divergence = report["divergence"]
+    # A divergence found says more than the list of what to look for.
+    if report["cause"] is not None and (divergence is None or report["cause"] != "other"):
         summary, items = CAUSES[report["cause"]]
         print(f"  likely cause: {summary}:")
         for item in items:
             print(f"    - {item}")
+    if divergence is not None:
+        place = f"{divergence['file']}:{divergence['line']} in {divergence['function']}"
+        print(f"  first divergence: {place}: {divergence['event']} — {divergence['detail']}")
+        for other in report["candidates"]:
+            where = f"{other['file']}:{other['line']} in {other['function']}"
+            print(f"    also read entropy before it: {where}: {other['event']}")
+    elif report["untraced"] is not None:
+        print(f"  first divergence: not found: {report['untraced']}")
     if not report["reproducible"]:
         print(f"  replay: {report['replay']}")

@@ -1,8 +1,9 @@
-"""``reprorng run``: run a Python program in this process, seeded to its end."""
+"""``reprorng run`` (and ``trace``): run a Python program in this process, seeded to its end."""
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import runpy
 import shlex
@@ -16,6 +17,7 @@ from typing import NoReturn
 from reprorng._children import Run, program_environment, watch
 from reprorng._seed import ENV_VAR
 from reprorng.cli.options import Options, command_flags, hash_seed
+from reprorng.cli.trace import traced
 
 __all__ = ["run", "run_command"]
 
@@ -36,8 +38,8 @@ def run(options: Options, seed: int) -> NoReturn:
         sys.stderr.flush()
         os.execve(sys.executable, argv, environment)
     del os.environ[_RUNNING]
-    flags = command_flags(options, seed, options.hash_seed)
-    replay = shlex.join(["reprorng", "run", *flags, *target.describe()])
+    flags = [*_command(options), *command_flags(options, seed, options.hash_seed)]
+    replay = shlex.join(["reprorng", *flags, *target.describe()])
     print(f"reprorng: seed={seed} (replay: {replay})", file=sys.stderr, flush=True)
 
     from reprorng._block import fixed_rng
@@ -53,12 +55,13 @@ def run(options: Options, seed: int) -> NoReturn:
     program_environment(this_run)
     watch(this_run)
     try:
-        if target.module is not None:
-            sys.argv = ["-m", *target.args]  # run_module puts the module's path first
-            runpy.run_module(target.module, run_name="__main__", alter_sys=True)
-        else:
-            assert target.script is not None
-            _run_script(target.script, target.args)
+        with traced(options, seed, int(wanted)):
+            if target.module is not None:
+                sys.argv = ["-m", *target.args]  # run_module puts the module's path first
+                runpy.run_module(target.module, run_name="__main__", alter_sys=True)
+            else:
+                assert target.script is not None
+                _run_script(target.script, target.args)
     except SystemExit:
         raise
     except BaseException as error:  # noqa: BLE001 - reported as python reports it
@@ -86,7 +89,8 @@ def _report_uncaught(error: BaseException) -> NoReturn:
 def _ours(filename: str) -> bool:
     """Whether a frame's file is runpy's or this package's command line."""
     path = Path(filename)
-    return filename in ("<frozen runpy>", runpy.__file__) or path.parent == Path(__file__).parent
+    ours = path.parent == Path(__file__).parent
+    return filename in ("<frozen runpy>", runpy.__file__, contextlib.__file__) or ours
 
 
 def run_command(options: Options, seed: int, run_hash_seed: int | None) -> list[str]:
@@ -101,10 +105,17 @@ def run_command(options: Options, seed: int, run_hash_seed: int | None) -> list[
         *interpreter,
         "-m",
         "reprorng",
-        "run",
+        *_command(options),
         *flags,
         *options.target.describe(),
     ]
+
+
+def _command(options: Options) -> list[str]:
+    """``run``, or ``trace --out FILE``."""
+    if options.trace_out is None:
+        return ["run"]
+    return ["trace", "--out", options.trace_out]
 
 
 def _run_script(script: str, args: list[str]) -> None:

@@ -1,0 +1,61 @@
+"""Where ``reprorng check``'s runs part: two more runs under a trace, and their first divergence.
+
+The two traced runs get the hash seeds runs 1 and 2 had, so a difference that
+comes from ``PYTHONHASHSEED`` shows in them too.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from reprorng.cli.options import Options, RunTimeoutError, hash_seed
+from reprorng.cli.paths import Aside
+from reprorng.cli.process import environment, execute
+from reprorng.cli.run import run_command
+
+__all__ = ["where_runs_part"]
+
+
+def where_runs_part(
+    options: Options, seed: int, cause: str | None, aside: Aside
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str | None]:
+    """The first divergence as JSON (or ``None``), the candidates, and why nothing was traced."""
+    from reprorng.trace import TraceError, first_divergence, load
+
+    if options.target.command:
+        return None, [], "a command after -- cannot be traced; give a Python script or -m MODULE"
+    base = hash_seed(seed)
+    traces = []
+    with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
+        for run in (1, 2):
+            run_hash_seed = base if options.same_hash_seed else (base + run - 1) % 2**32
+            out = str(Path(folder) / f"run{run}.trace")
+            command = run_command(replace(options, trace_out=out), seed, run_hash_seed)
+            print(
+                f"reprorng check: traced run {run}/2, to find where the runs part ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                execute(command, environment(options, seed, run_hash_seed), options.timeout)
+            except RunTimeoutError:
+                return None, [], f"traced run {run} did not finish within --timeout"
+            finally:
+                aside.clear()
+            try:
+                traces.append(load(out))
+            except TraceError as error:
+                return None, [], f"traced run {run} left no trace: {error}"
+    divergence = first_divergence(traces[0], traces[1], hash_seed=cause == "hash seed")
+    if divergence is None:
+        return None, [], "the traced runs did not part: nothing traced differed"
+    candidates = [
+        {"file": event.file, "line": event.line, "function": event.function, "event": event.name}
+        for event in divergence.candidates
+        if event is not divergence.event
+    ]
+    return divergence.as_json(), candidates, None

@@ -1,0 +1,103 @@
+"""Where two runs part, and why: a trace of each run, and the first divergence between two.
+
+``with tracing() as recorder:`` records, in order, every torch operator the
+dispatcher runs (forward and backward, with hashes of inputs, outputs and the
+generator state of random operators), every read of OS entropy and every
+seeding call, each with the line of the user's code it came from.
+:func:`first_divergence` compares two traces and names the first event where
+they part and its cause; :func:`save` and :func:`load` keep a trace in a file
+(``reprorng trace``, ``reprorng diff``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from reprorng import _stack
+from reprorng.trace._diff import CAUSES, Divergence, first_divergence
+from reprorng.trace._file import TraceError, load, save
+from reprorng.trace._hooks import Hooks
+from reprorng.trace._record import Event, Recorder, Trace, forget_places
+
+__all__ = [
+    "CAUSES",
+    "Divergence",
+    "Event",
+    "Recorder",
+    "Trace",
+    "TraceError",
+    "first_divergence",
+    "load",
+    "save",
+    "tracing",
+]
+
+_recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _stop_in_child() -> None:
+    """A forked child (a DataLoader worker) is not traced: its parent writes the trace."""
+    for recorder in list(_recorders):
+        recorder.active = False
+
+
+os.register_at_fork(after_in_child=_stop_in_child)
+
+
+@contextmanager
+def tracing() -> Iterator[Recorder]:
+    """Record this thread's torch operators and the process's entropy reads and seeding calls.
+
+    numpy and torch imported inside the block are traced from their import on.
+    Every function wrapped is put back when the block ends.
+    """
+    import wrapt
+
+    forget_places()
+    recorder = Recorder()
+    hooks = Hooks(recorder)
+    modes: list[Any] = []
+
+    def on_seed(seed: int) -> None:
+        if recorder.active:
+            recorder.add("seed", "reprorng.fixed_rng", value=str(seed))
+
+    def on_torch(module: object = None) -> None:
+        if not hooks.installed:
+            return
+        from reprorng.trace._ops import op_tracer
+
+        forget_places()
+        hooks.torch()
+        mode = op_tracer(recorder)
+        mode.__enter__()
+        modes.append(mode)
+
+    def on_numpy(module: object = None) -> None:
+        from reprorng.trace import _numpy_types
+
+        forget_places()
+        hooks.numpy()
+        _numpy_types.install(hooks)
+
+    _recorders.add(recorder)
+    _stack.on_seed.append(on_seed)
+    try:
+        hooks.python()
+        for name, install in (("numpy.random", on_numpy), ("torch", on_torch)):
+            if name in sys.modules:
+                install()
+            else:
+                wrapt.register_post_import_hook(install, name)
+        yield recorder
+    finally:
+        recorder.active = False
+        for mode in reversed(modes):
+            mode.__exit__(None, None, None)
+        hooks.remove()
+        _stack.on_seed.remove(on_seed)

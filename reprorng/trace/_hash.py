@@ -1,0 +1,141 @@
+"""Hashes of what an operator saw: tensors by content, other arguments by value.
+
+A CPU tensor is hashed from its bytes at once. A tensor on an accelerator is
+reduced to one number on its own device (:func:`device_digest`), with no wait
+for the device; those numbers are read back together, a batch at a time, so
+a run is not synchronised once per operator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import torch
+
+
+__all__ = [
+    "describe",
+    "device_digest",
+    "digest",
+    "hash_parts",
+    "parts_of",
+    "passes_through",
+]
+
+#: Tensors whose memory is still as ``torch.empty`` left it, by ``id``.
+Unwritten: TypeAlias = "dict[int, Callable[[], object]] | None"
+
+
+def _gone() -> None:
+    return None
+
+
+_SHIFT = 0x2545F491
+_STEP = 0x5851F42D4C957F2D
+
+
+def digest(data: bytes | memoryview | str) -> str:
+    """A 64-bit hash, as 16 hex digits."""
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+def device_digest(tensor: torch.Tensor) -> torch.Tensor:
+    """A hash of the tensor's bytes as a 0-dim int64 tensor on its own device.
+
+    Each 32-bit word is shifted and multiplied by an odd number that depends
+    on its position, and the products are summed (wrapping at 64 bits): a
+    change to any one word always changes the sum, and words that trade
+    places change it too.
+    """
+    import torch
+
+    flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
+    data = flat.view(torch.uint8)
+    pad = -data.numel() % 4
+    if pad:
+        data = torch.cat([data, data.new_zeros(pad)])
+    words = data.view(torch.int32).to(torch.int64)
+    index = torch.arange(words.numel(), device=words.device, dtype=torch.int64)
+    odd = torch.bitwise_or(index * _STEP, 1)
+    return ((words + _SHIFT) * odd).sum()
+
+
+def _tensor_parts(tensor: torch.Tensor, parts: list[Any], unwritten: Unwritten) -> None:
+    import torch
+
+    parts.append(f"T{tensor.dtype}{tuple(tensor.shape)}")
+    if unwritten and unwritten.get(id(tensor), _gone)() is tensor:
+        parts.append("unwritten")  # torch.empty's memory: whatever was there before
+        return
+    if tensor.layout != torch.strided or tensor.device.type == "meta":
+        parts.append(str(tensor.layout))
+        return
+    try:
+        if tensor.device.type != "cpu":
+            parts.append(device_digest(tensor))
+            return
+        flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
+        parts.append(digest(flat.view(torch.uint8).numpy().data))
+    except Exception:  # noqa: BLE001 - a tensor subclass with no bytes of its own: shape only
+        parts.append("?")
+
+
+def parts_of(value: object, parts: list[Any], unwritten: Unwritten = None) -> None:
+    """Append what identifies ``value`` to ``parts``: text, or device hashes still to read.
+
+    Tensors in ``unwritten`` (by ``id``, with a weak reference) are memory no
+    operator has written yet: only their shape and dtype identify them.
+    """
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        _tensor_parts(value, parts, unwritten)
+    elif isinstance(value, (list, tuple)):
+        parts.append("(")
+        for item in value:
+            parts_of(item, parts, unwritten)
+        parts.append(")")
+    elif isinstance(value, dict):
+        parts.append("{")
+        for key, item in value.items():
+            parts.append(str(key))
+            parts_of(item, parts, unwritten)
+        parts.append("}")
+    elif value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        parts.append(repr(value))
+    elif isinstance(value, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
+        parts.append(str(value))
+    else:
+        # Its repr may hold an address, which changes from run to run.
+        parts.append(type(value).__qualname__)
+
+
+def hash_parts(parts: list[Any]) -> str:
+    """The hash of parts that are all text."""
+    return digest("|".join(parts))
+
+
+def describe(value: object) -> str:
+    """A seed as text: the value where it is short, else its start and a hash."""
+    if isinstance(value, (bool, int, float, str, bytes)) or value is None:
+        text = repr(value)
+    elif type(value).__name__ == "SeedSequence":
+        text = f"SeedSequence(entropy={value.entropy!r}, spawn_key={value.spawn_key!r})"  # type: ignore[attr-defined]
+    elif hasattr(value, "tolist"):
+        text = repr(value.tolist())
+    elif isinstance(value, (list, tuple)):
+        text = repr([describe(item) for item in value])
+    else:
+        text = type(value).__qualname__
+    return text if len(text) <= 48 else f"{text[:32]}...#{digest(text)}"
+
+
+def passes_through(given: object) -> bool:
+    """A generator handed to ``default_rng``/``RandomState`` is used as is, not seeded."""
+    return any(kind.__name__ in ("Generator", "BitGenerator") for kind in type(given).__mro__)

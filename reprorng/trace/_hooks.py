@@ -1,0 +1,169 @@
+"""Reads of OS entropy and seeding calls, seen by wrapping the functions a program calls.
+
+Python's are wrapped at once; numpy's and torch's when they are imported (or
+at once if they already are). Everything wrapped is put back as it was when
+the trace ends. A call made from reprorng itself, or from inside another
+wrapped call (``uuid4`` reads ``os.urandom``), is not recorded twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from reprorng.trace._hash import describe, digest, passes_through
+from reprorng.trace._record import Recorder
+
+__all__ = ["Hooks"]
+
+_OURS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
+
+
+class Hooks:
+    """The wrapped functions of one trace, and how to put each back."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.saved: list[tuple[object, str, object]] = []
+        self.local = threading.local()
+        self.installed = True
+
+    def live(self) -> bool:
+        """Whether the call being made now should be recorded."""
+        if not self.recorder.active or getattr(self.local, "inside", False):
+            return False
+        return not sys._getframe(2).f_code.co_filename.startswith(_OURS)
+
+    def patch(self, owner: object, name: str, make: Callable[[Any], Any]) -> None:
+        original = getattr(owner, name, None)
+        if original is None:
+            return
+        setattr(owner, name, make(original))
+        self.saved.append((owner, name, original))
+
+    def remove(self) -> None:
+        self.installed = False
+        while self.saved:
+            owner, name, original = self.saved.pop()
+            setattr(owner, name, original)
+
+    def entropy(self, name: str, value: Callable[[Any], object] = repr) -> Callable[[Any], Any]:
+        """Wrap a function that reads OS entropy: record what it returned, hashed."""
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original)
+            def read(*args: Any, **kwargs: Any) -> Any:
+                if not self.live():
+                    return original(*args, **kwargs)
+                self.local.inside = True
+                try:
+                    result = original(*args, **kwargs)
+                finally:
+                    self.local.inside = False
+                self.recorder.add("entropy", name, value=digest(repr(value(result))))
+                return result
+
+            return read
+
+        return make
+
+    def seeding(
+        self,
+        name: str,
+        *,
+        keyword: str = "seed",
+        unseeded: str | None = None,
+        drawn: Callable[[Any], object] | None = None,
+    ) -> Callable[[Any], Any]:
+        """Wrap a seeding call: record the value it got (``None``: an entropy read)."""
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original)
+            def seed(*args: Any, **kwargs: Any) -> Any:
+                if not self.live():
+                    return original(*args, **kwargs)
+                given = args[0] if args else kwargs.get(keyword)
+                if given is None and unseeded is not None:
+                    self.local.inside = True
+                    try:
+                        result = original(*args, **kwargs)
+                    finally:
+                        self.local.inside = False
+                    state = _state(result) if drawn is None else drawn(result)
+                    self.recorder.add("entropy", unseeded, value=digest(repr(state)))
+                    return result
+                if not passes_through(given):
+                    self.recorder.add("seed", name, value=describe(given))
+                self.local.inside = True
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    self.local.inside = False
+
+            return seed
+
+        return make
+
+    def python(self) -> None:
+        self.patch(os, "urandom", self.entropy("os.urandom"))
+        for method in ("random", "getrandbits", "randbytes"):
+            self.patch(random.SystemRandom, method, self.entropy("random.SystemRandom"))
+        self.patch(uuid, "uuid4", self.entropy("uuid.uuid4"))
+        self.patch(uuid, "uuid1", self.entropy("uuid.uuid1"))
+        self.patch(
+            random,
+            "seed",
+            self.seeding(
+                "random.seed",
+                keyword="a",
+                unseeded="random.seed",
+                drawn=lambda _none: random.getstate(),
+            ),
+        )
+
+    def numpy(self, module: Any = None) -> None:
+        if not self.installed:
+            return
+        np_random = sys.modules["numpy.random"]
+        self.patch(
+            np_random,
+            "default_rng",
+            self.seeding("numpy.random.default_rng", unseeded="numpy.random.default_rng"),
+        )
+        self.patch(
+            np_random,
+            "seed",
+            self.seeding(
+                "numpy.random.seed",
+                unseeded="numpy.random.seed",
+                drawn=lambda _none: np_random.get_state()[1][:4].tolist(),
+            ),
+        )
+
+    def torch(self, module: Any = None) -> None:
+        if not self.installed:
+            return
+        torch = sys.modules["torch"]
+        seed = self.seeding("torch.manual_seed")
+        unseeded = self.entropy("torch.seed")
+        for owner in (torch, torch.random):
+            self.patch(owner, "manual_seed", seed)
+            self.patch(owner, "seed", unseeded)
+        cuda = torch.cuda
+        self.patch(cuda, "manual_seed", self.seeding("torch.cuda.manual_seed"))
+        self.patch(cuda, "manual_seed_all", self.seeding("torch.cuda.manual_seed_all"))
+        self.patch(cuda, "seed", self.entropy("torch.cuda.seed"))
+        self.patch(cuda, "seed_all", self.entropy("torch.cuda.seed_all"))
+
+
+def _state(result: object) -> object:
+    """What an unseeded call drew: the entropy of the generator it made, if it made one."""
+    bit_generator = getattr(result, "bit_generator", None)
+    seed_seq = getattr(bit_generator, "seed_seq", None)
+    return getattr(seed_seq, "entropy", result)

@@ -1,0 +1,126 @@
+"""Every torch operator that reaches the dispatcher, forward and backward, as trace events.
+
+A :class:`~torch.utils._python_dispatch.TorchDispatchMode` sees the operators
+autograd runs too, which a function mode does not. Inputs are hashed before
+the operator runs (in-place operators change them), outputs after; an
+operator that draws random numbers also gets a hash of the generator state it
+drew from.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from reprorng.trace._hash import digest, parts_of
+from reprorng.trace._record import defer
+
+if TYPE_CHECKING:
+    import torch
+
+    from reprorng.trace._record import Recorder
+
+__all__ = ["op_tracer"]
+
+
+def _generator(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Generator | None:
+    """The generator a random operator draws from: its own, else its device's default."""
+    import torch
+
+    generator = kwargs.get("generator")
+    if isinstance(generator, torch.Generator):
+        return generator
+    device = kwargs.get("device")
+    if device is None:
+        device = next((arg.device for arg in args if isinstance(arg, torch.Tensor)), None)
+    device = torch.device("cpu" if device is None else device)
+    if device.type == "cpu":
+        return torch.default_generator
+    module = getattr(torch, device.type, None)
+    generators = getattr(module, "default_generators", None)
+    if not generators:
+        return None
+    index = device.index if device.index is not None else module.current_device()
+    found: torch.Generator = generators[index]
+    return found
+
+
+def _rng_state(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    try:
+        generator = _generator(func, args, kwargs)
+        if generator is None:
+            return ""
+        return digest(generator.get_state().numpy().data)
+    except Exception:  # noqa: BLE001 - a generator that cannot be read: no hash
+        return "?"
+
+
+#: Operators whose outputs hold whatever the memory held before.
+_UNWRITTEN = ("aten::empty", "aten::new_empty", "aten::_empty", "aten::resize")
+
+
+def _tensors(value: object) -> Iterator[torch.Tensor]:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item)
+
+
+def op_tracer(recorder: Recorder) -> Any:
+    """A dispatch mode that records each operator into ``recorder`` while it is active."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seeded_tag = torch.Tag.nondeterministic_seeded
+    current_node = torch._C._current_autograd_node
+    random: dict[Any, bool] = {}
+    unwritten: dict[int, Any] = {}
+
+    def keep_unwritten(result: object, inputs_unwritten: bool, func: Any) -> None:
+        """Note which outputs are still unwritten memory; the rest are written now."""
+        fresh = func._schema.name.startswith(_UNWRITTEN) or (inputs_unwritten and func.is_view)
+        for tensor in _tensors(result):
+            if fresh:
+                unwritten[id(tensor)] = weakref.ref(tensor)
+            else:
+                unwritten.pop(id(tensor), None)
+        if len(unwritten) > 4096:
+            for key, ref in list(unwritten.items()):
+                if ref() is None:
+                    del unwritten[key]
+
+    class OpTracer(TorchDispatchMode):  # type: ignore[no-untyped-call]
+        def __torch_dispatch__(
+            self,
+            func: Any,
+            types: Any,
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+        ) -> Any:
+            kwargs = kwargs or {}
+            if not recorder.active:
+                return func(*args, **kwargs)
+            inputs: list[Any] = []
+            parts_of(args, inputs, unwritten)
+            parts_of(kwargs, inputs, unwritten)
+            draws = random.get(func)
+            if draws is None:
+                draws = random[func] = seeded_tag in func.tags
+            rng = _rng_state(func, args, kwargs) if draws else ""
+            result = func(*args, **kwargs)
+            keep_unwritten(result, "unwritten" in inputs, func)
+            outputs: list[Any] = []
+            parts_of(result, outputs, unwritten)
+            node = current_node()
+            note = f"backward: {node.name()}" if node is not None else ""
+            event = recorder.add("op", func._schema.name, 1, rng=rng, note=note)
+            assert event is not None  # operators are always recorded
+            defer(recorder, event, "inputs", inputs)
+            defer(recorder, event, "outputs", outputs)
+            return result
+
+    return OpTracer()  # type: ignore[no-untyped-call]

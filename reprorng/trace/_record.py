@@ -1,0 +1,219 @@
+"""One run's trace: an ordered stream of events, each with the place in the user's code.
+
+An event is an operator torch dispatched (``op``), a read of OS entropy
+(``entropy``) or a seeding call (``seed``). Each holds hashes, never the
+values themselves, so its size does not grow with the tensors it saw.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from reprorng.trace._hash import hash_parts
+
+__all__ = ["BATCH", "KINDS", "Event", "Recorder", "Trace", "defer", "settle", "user_frame"]
+
+#: Device hashes read back at once; bounds the memory they hold.
+BATCH = 1024
+
+#: The kinds of event, in the order the file format names them.
+KINDS = ("op", "entropy", "seed")
+
+_MAIN = "main"
+
+
+@dataclass(slots=True)
+class Event:
+    """One thing a run did: what, where, and hashes of what went in and came out.
+
+    ``inputs``/``outputs`` hash an operator's arguments and results, ``rng`` the
+    state of the generator a random operator drew from. ``value`` is what a
+    seeding call got (as text) or a hash of what an entropy read returned.
+    ``note`` says more where there is more: the autograd node of a backward
+    operator, or the library function that read entropy.
+    """
+
+    kind: str
+    name: str
+    file: str
+    line: int
+    function: str
+    thread: str = _MAIN
+    inputs: str = ""
+    outputs: str = ""
+    rng: str = ""
+    value: str = ""
+    note: str = ""
+
+    def place(self) -> str:
+        return f"{self.file}:{self.line} in {self.function}"
+
+
+@dataclass
+class Trace:
+    """A whole run: facts about it (``meta``) and its events in the order they happened."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+def _folder_of(name: str) -> str | None:
+    where = getattr(sys.modules.get(name), "__file__", None)
+    return os.path.join(os.path.realpath(os.path.dirname(where)), "") if where else None
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Folders whose code is not the user's: the standard library, installed packages, us."""
+    paths = sysconfig.get_paths()
+    folders = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]}
+    folders.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # reprorng
+    found = {os.path.join(os.path.realpath(folder), "") for folder in folders if folder}
+    found.update(folder for folder in map(_folder_of, ("torch", "numpy")) if folder)
+    return tuple(sorted(found))
+
+
+class _Places:
+    """Which code is the user's, and which is torch's or numpy's, decided once per code object."""
+
+    def __init__(self) -> None:
+        self.folders = _library_folders()
+        self.inner = tuple(folder for folder in map(_folder_of, ("torch", "numpy")) if folder)
+        self.known: dict[object, tuple[bool, bool]] = {}
+
+    def kind(self, code: Any) -> tuple[bool, bool]:
+        """Whether ``code`` is the user's, and whether it is torch's, numpy's or an import's."""
+        known = self.known.get(code)
+        if known is None:
+            filename: str = code.co_filename
+            if filename.startswith("<"):
+                frozen = filename.startswith("<frozen")
+                known = (not frozen, frozen and "importlib" in filename)
+            else:
+                real = os.path.realpath(filename)
+                known = (not real.startswith(self.folders), real.startswith(self.inner))
+            self.known[code] = known
+        return known
+
+
+_places: _Places | None = None
+
+
+def user_frame(start: FrameType | None) -> tuple[FrameType | None, FrameType | None, bool]:
+    """The innermost frame of the user's code from ``start`` out, the frame it called,
+    and whether torch, numpy or an import lies between."""
+    global _places
+    places = _places
+    if places is None:
+        places = _places = _Places()
+    called = None
+    inner = False
+    frame = start
+    while frame is not None:
+        mine, internal = places.kind(frame.f_code)
+        if mine:
+            return frame, called, inner
+        inner = inner or internal
+        called = frame
+        frame = frame.f_back
+    return None, called, inner
+
+
+def forget_places() -> None:
+    """Decide the user's code afresh (after torch or numpy was imported)."""
+    global _places
+    _places = None
+
+
+class Recorder:
+    """Collects the events of one run, from any thread, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.active = True
+        self.lock = threading.Lock()
+        self._main = threading.main_thread()
+        self._threads: dict[int, str] = {}
+        #: Device hashes not yet read back: (event, field, parts) to finish at once.
+        self.pending: list[tuple[Event, str, list[Any]]] = []
+
+    def thread(self) -> str:
+        """A name for this thread that is the same in every run: its order of appearance."""
+        current = threading.current_thread()
+        if current is self._main:
+            return _MAIN
+        ident = threading.get_ident()
+        name = self._threads.get(ident)
+        if name is None:
+            python = not isinstance(current, threading._DummyThread)
+            name = current.name if python else "other"
+            self._threads[ident] = name
+        return name
+
+    def add(self, kind: str, name: str, depth: int = 2, **fields: str) -> Event | None:
+        """Record an event, placed at the user's frame ``depth`` frames up from here.
+
+        An entropy read or seeding call made inside torch or numpy, or while a
+        module is imported, is theirs, not the program's: it is not recorded.
+        """
+        frame, called, inner = user_frame(sys._getframe(depth))
+        if inner and kind != "op":
+            return None
+        if frame is None:
+            file, line, function = "<none>", 0, "<none>"
+        else:
+            file, line, function = frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
+        if kind == "entropy" and called is not None and "note" not in fields:
+            module = called.f_globals.get("__name__", "")
+            fields["note"] = f"via {module}.{called.f_code.co_qualname}"
+        event = Event(kind, name, file, line, function, self.thread(), **fields)
+        with self.lock:
+            self.events.append(event)
+        return event
+
+    def trace(self, meta: dict[str, Any] | None = None) -> Trace:
+        """The events so far (device hashes read back), as a :class:`Trace`."""
+        settle(self)
+        return Trace(dict(meta or {}), list(self.events))
+
+
+def defer(recorder: Recorder, event: Event, name: str, parts: list[Any]) -> None:
+    """Set the event's field ``name`` to the hash of ``parts``, now or, for device hashes, later."""
+    if all(isinstance(part, str) for part in parts):
+        setattr(event, name, hash_parts(parts))
+        return
+    with recorder.lock:
+        recorder.pending.append((event, name, parts))
+        full = len(recorder.pending) >= BATCH
+    if full:
+        settle(recorder)
+
+
+def settle(recorder: Recorder) -> None:
+    """Read every device hash still pending back at once, and finish those events."""
+    with recorder.lock:
+        pending, recorder.pending = recorder.pending, []
+    if not pending:
+        return
+    import torch
+
+    by_device: dict[torch.device, list[torch.Tensor]] = {}
+    for _event, _name, parts in pending:
+        for part in parts:
+            if isinstance(part, torch.Tensor):
+                by_device.setdefault(part.device, []).append(part)
+    values: dict[int, int] = {}
+    for scalars in by_device.values():
+        numbers = torch.stack(scalars).cpu().tolist()  # one wait per device
+        values.update(zip(map(id, scalars), numbers, strict=True))
+    for event, name, parts in pending:
+        text = [
+            f"{values[id(part)] & (2**64 - 1):016x}" if not isinstance(part, str) else part
+            for part in parts
+        ]
+        setattr(event, name, hash_parts(text))
