@@ -14,7 +14,8 @@ algorithms for a block; other generator families plug in as sources
 be left out (``exclude``). ``derive_seed`` derives independent seeds from
 one; ``worker_init_fn`` and ``loader_generator`` seed ``DataLoader`` workers
 and shuffling; ``rank_seed`` and ``broadcast_seed`` give per-rank and shared
-seeds under ``torch.distributed``.
+seeds under ``torch.distributed``. ``assert_reproducible`` runs a function
+twice under one seed and, if the results differ, says where the runs part.
 """
 
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ __all__ = [
     "SeedLike",
     "WorkerInit",
     "add_source",
+    "assert_reproducible",
     "broadcast_seed",
     "derive_seed",
     "deterministic",
@@ -55,6 +57,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from reprorng._assert import assert_reproducible
     from reprorng._seed_everything import seed_everything
     from reprorng._state import RngState, snapshot
 del TYPE_CHECKING
@@ -67,6 +70,10 @@ def __getattr__(name: str) -> object:
         from reprorng import _state
 
         return getattr(_state, name)
+    if name == "assert_reproducible":
+        from reprorng._assert import assert_reproducible
+
+        return assert_reproducible
     if name == "seed_everything":
         from reprorng._seed_everything import seed_everything
 
