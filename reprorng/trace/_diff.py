@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reprorng.trace._record import Event, Trace
+from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
 
 __all__ = ["CAUSES", "Divergence", "first_divergence"]
 
@@ -170,7 +170,8 @@ def first_divergence(a: Trace, b: Trace, *, hash_seed: bool = False) -> Divergen
 def _kernel(mine: Event, theirs: Event) -> bool:
     """Whether one operator got the same inputs and generator state in both runs."""
     same_inputs = (mine.inputs, mine.rng) == (theirs.inputs, theirs.rng)
-    return mine.kind == "op" and _where(mine) == _where(theirs) and same_inputs
+    trusted = READS_UNWRITTEN not in mine.note  # memory no operator wrote may hold anything
+    return mine.kind == "op" and _where(mine) == _where(theirs) and same_inputs and trusted
 
 
 def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
@@ -189,7 +190,7 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
             return Divergence(mine, "seed", detail, mine, before)
         if hash_seed:
             return Divergence(mine, "hash-seed", _differs(mine, theirs, "hash-seed"), mine)
-        if mine.inputs != theirs.inputs:
+        if mine.inputs != theirs.inputs or READS_UNWRITTEN in mine.note:
             return Divergence(mine, "data", _differs(mine, theirs, "data"), mine)
         return Divergence(mine, "unknown", _differs(mine, theirs, "unknown"), mine)
     if hash_seed:
@@ -198,7 +199,9 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
 
 
 def _differs(mine: Event, theirs: Event, cause: str) -> str:
-    if mine.kind == "entropy" or mine.inputs != theirs.inputs:
+    if mine.kind == "op" and READS_UNWRITTEN in mine.note and mine.inputs == theirs.inputs:
+        what = "it reads memory no operator wrote (torch.empty's, or filled through numpy)"
+    elif mine.kind == "entropy" or mine.inputs != theirs.inputs:
         what = "inputs differ"
     elif mine.rng != theirs.rng:
         what = "same inputs, but the generator it drew from was in another state"

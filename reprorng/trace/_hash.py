@@ -9,7 +9,8 @@ a run is not synchronised once per operator.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, TypeAlias
+import zlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -18,21 +19,15 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "content_digest",
     "describe",
     "device_digest",
     "digest",
     "hash_parts",
     "parts_of",
     "passes_through",
+    "tensor_parts",
 ]
-
-#: Tensors whose memory is still as ``torch.empty`` left it, by ``id``.
-Unwritten: TypeAlias = "dict[int, Callable[[], object]] | None"
-
-
-def _gone() -> None:
-    return None
-
 
 _SHIFT = 0x2545F491
 _STEP = 0x5851F42D4C957F2D
@@ -43,6 +38,15 @@ def digest(data: bytes | memoryview | str) -> str:
     if isinstance(data, str):
         data = data.encode()
     return hashlib.sha1(data).hexdigest()[:16]
+
+
+def content_digest(data: memoryview) -> str:
+    """A fast hash of a tensor's bytes: their CRC-32 and their count.
+
+    CRC-32 sees every changed bit of a buffer this size and runs at memory
+    speed; the tensor's dtype and shape go beside it in the parts.
+    """
+    return f"{zlib.crc32(data):08x}{data.nbytes:x}"
 
 
 def device_digest(tensor: torch.Tensor) -> torch.Tensor:
@@ -66,46 +70,44 @@ def device_digest(tensor: torch.Tensor) -> torch.Tensor:
     return ((words + _SHIFT) * odd).sum()
 
 
-def _tensor_parts(tensor: torch.Tensor, parts: list[Any], unwritten: Unwritten) -> None:
+def tensor_parts(tensor: torch.Tensor) -> list[Any]:
+    """What identifies a tensor: dtype, shape and a hash of its content (or one to read)."""
     import torch
 
-    parts.append(f"T{tensor.dtype}{tuple(tensor.shape)}")
-    if unwritten and unwritten.get(id(tensor), _gone)() is tensor:
-        parts.append("unwritten")  # torch.empty's memory: whatever was there before
-        return
+    found: list[Any] = [f"T{tensor.dtype}{tuple(tensor.shape)}"]
     if tensor.layout != torch.strided or tensor.device.type == "meta":
-        parts.append(str(tensor.layout))
-        return
+        found.append(str(tensor.layout))
+        return found
     try:
         if tensor.device.type != "cpu":
-            parts.append(device_digest(tensor))
-            return
-        flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
-        parts.append(digest(flat.view(torch.uint8).numpy().data))
+            found.append(device_digest(tensor))
+        else:
+            flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
+            found.append(content_digest(flat.view(torch.uint8).numpy().data))
     except Exception:  # noqa: BLE001 - a tensor subclass with no bytes of its own: shape only
-        parts.append("?")
+        found.append("?")
+    return found
 
 
-def parts_of(value: object, parts: list[Any], unwritten: Unwritten = None) -> None:
+def parts_of(value: object, parts: list[Any], tensor: Callable[[Any, list[Any]], None]) -> None:
     """Append what identifies ``value`` to ``parts``: text, or device hashes still to read.
 
-    Tensors in ``unwritten`` (by ``id``, with a weak reference) are memory no
-    operator has written yet: only their shape and dtype identify them.
+    Each tensor in it is handed to ``tensor``, which appends its own parts.
     """
     import torch
 
     if isinstance(value, torch.Tensor):
-        _tensor_parts(value, parts, unwritten)
+        tensor(value, parts)
     elif isinstance(value, (list, tuple)):
         parts.append("(")
         for item in value:
-            parts_of(item, parts, unwritten)
+            parts_of(item, parts, tensor)
         parts.append(")")
     elif isinstance(value, dict):
         parts.append("{")
         for key, item in value.items():
             parts.append(str(key))
-            parts_of(item, parts, unwritten)
+            parts_of(item, parts, tensor)
         parts.append("}")
     elif value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         parts.append(repr(value))

@@ -9,12 +9,11 @@ drew from.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from reprorng.trace._hash import digest, parts_of
-from reprorng.trace._record import defer
+from reprorng.trace._record import READS_UNWRITTEN, defer
+from reprorng.trace._tensors import UNWRITTEN, Tensors
 
 if TYPE_CHECKING:
     import torch
@@ -56,20 +55,6 @@ def _rng_state(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         return "?"
 
 
-#: Operators whose outputs hold whatever the memory held before.
-_UNWRITTEN = ("aten::empty", "aten::new_empty", "aten::_empty", "aten::resize")
-
-
-def _tensors(value: object) -> Iterator[torch.Tensor]:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors(item)
-
-
 def op_tracer(recorder: Recorder) -> Any:
     """A dispatch mode that records each operator into ``recorder`` while it is active."""
     import torch
@@ -78,20 +63,7 @@ def op_tracer(recorder: Recorder) -> Any:
     seeded_tag = torch.Tag.nondeterministic_seeded
     current_node = torch._C._current_autograd_node
     random: dict[Any, bool] = {}
-    unwritten: dict[int, Any] = {}
-
-    def keep_unwritten(result: object, inputs_unwritten: bool, func: Any) -> None:
-        """Note which outputs are still unwritten memory; the rest are written now."""
-        fresh = func._schema.name.startswith(_UNWRITTEN) or (inputs_unwritten and func.is_view)
-        for tensor in _tensors(result):
-            if fresh:
-                unwritten[id(tensor)] = weakref.ref(tensor)
-            else:
-                unwritten.pop(id(tensor), None)
-        if len(unwritten) > 4096:
-            for key, ref in list(unwritten.items()):
-                if ref() is None:
-                    del unwritten[key]
+    tensors = Tensors()
 
     class OpTracer(TorchDispatchMode):  # type: ignore[no-untyped-call]
         def __torch_dispatch__(
@@ -105,18 +77,20 @@ def op_tracer(recorder: Recorder) -> Any:
             if not recorder.active:
                 return func(*args, **kwargs)
             inputs: list[Any] = []
-            parts_of(args, inputs, unwritten)
-            parts_of(kwargs, inputs, unwritten)
+            parts_of(args, inputs, tensors.parts)
+            parts_of(kwargs, inputs, tensors.parts)
             draws = random.get(func)
             if draws is None:
                 draws = random[func] = seeded_tag in func.tags
             rng = _rng_state(func, args, kwargs) if draws else ""
             result = func(*args, **kwargs)
-            keep_unwritten(result, "unwritten" in inputs, func)
-            outputs: list[Any] = []
-            parts_of(result, outputs, unwritten)
+            read_unwritten = UNWRITTEN in inputs
+            outputs = tensors.written(func, args, kwargs, result, read_unwritten)
             node = current_node()
-            note = f"backward: {node.name()}" if node is not None else ""
+            notes = [f"backward: {node.name()}"] if node is not None else []
+            if read_unwritten:
+                notes.append(READS_UNWRITTEN)
+            note = "; ".join(notes)
             event = recorder.add("op", func._schema.name, 1, rng=rng, note=note)
             assert event is not None  # operators are always recorded
             defer(recorder, event, "inputs", inputs)

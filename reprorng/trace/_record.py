@@ -17,10 +17,23 @@ from typing import Any
 
 from reprorng.trace._hash import hash_parts
 
-__all__ = ["BATCH", "KINDS", "Event", "Recorder", "Trace", "defer", "settle", "user_frame"]
+__all__ = [
+    "BATCH",
+    "KINDS",
+    "READS_UNWRITTEN",
+    "Event",
+    "Recorder",
+    "Trace",
+    "defer",
+    "settle",
+    "user_frame",
+]
 
 #: Device hashes read back at once; bounds the memory they hold.
 BATCH = 1024
+
+#: The note of an operator that read memory no operator wrote (``torch.empty``'s).
+READS_UNWRITTEN = "reads memory no operator wrote"
 
 #: The kinds of event, in the order the file format names them.
 KINDS = ("op", "entropy", "seed")

@@ -1,0 +1,159 @@
+"""What a trace knows of the tensors it has seen: hashes still valid, and memory never written.
+
+An operator's output is hashed once. When it comes back as another
+operator's input, its hash is used again if nothing has written to it since:
+its version counter is unchanged, and no operator has written to its storage
+(through another view, or ``.data``) since. Writes that bypass torch's
+operators (through a numpy view of the tensor) are not seen.
+
+``torch.empty`` and its kin give memory that holds whatever was there before;
+their outputs, and views of them, are identified by dtype and shape only
+until an operator writes them, and an operator that reads them cannot be
+judged a non-deterministic kernel.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from reprorng.trace._hash import tensor_parts
+
+__all__ = ["UNWRITTEN", "Tensors"]
+
+#: Operators whose outputs hold whatever the memory held before.
+_EMPTY = ("aten::empty", "aten::new_empty", "aten::_empty", "aten::resize")
+#: The part that stands for memory no operator wrote.
+UNWRITTEN = "unwritten"
+#: Entries kept before the dead ones are swept out.
+_SWEEP = 4096
+
+
+def _tensors(value: object) -> Iterator[Any]:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item)
+
+
+def _storage(tensor: Any) -> int | None:
+    try:
+        return int(tensor.untyped_storage().data_ptr())
+    except Exception:  # noqa: BLE001 - no storage of its own (sparse, a subclass): not kept
+        return None
+
+
+class Tensors:
+    """The hashes and unwritten memory of one trace's tensors, by ``id``, held weakly."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[Any, int, int, int, list[Any]]] = {}
+        self.unwritten: dict[int, Any] = {}
+        self.writes: dict[int, int] = {}
+        self._mutated: dict[Any, tuple[int, ...]] = {}
+
+    def parts(self, tensor: Any, parts: list[Any]) -> None:
+        """Append the tensor's parts: known ones, or hashed now."""
+        key = id(tensor)
+        entry = self.known.get(key)
+        if entry is not None and entry[0]() is tensor:
+            ref, version, storage, writes, found = entry
+            if version == tensor._version and self.writes.get(storage, 0) == writes:
+                parts.extend(found)
+                return
+        ref = self.unwritten.get(key)
+        if ref is not None and ref() is tensor:
+            parts.append(f"T{tensor.dtype}{tuple(tensor.shape)}")
+            parts.append(UNWRITTEN)
+            return
+        parts.extend(tensor_parts(tensor))
+
+    def _keep(self, tensor: Any, storage: int) -> list[Any]:
+        found = tensor_parts(tensor)
+        try:
+            version = tensor._version
+        except RuntimeError:  # an inference tensor keeps no version: hashed each time
+            return found
+        self.known[id(tensor)] = (
+            weakref.ref(tensor),
+            version,
+            storage,
+            self.writes[storage],
+            found,
+        )
+        return found
+
+    def mutated(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
+        """The tensors an operator writes in place, as its schema declares."""
+        positions = self._mutated.get(func)
+        if positions is None:
+            arguments = func._schema.arguments
+            positions = self._mutated[func] = tuple(
+                index
+                for index, argument in enumerate(arguments)
+                if argument.alias_info is not None and argument.alias_info.is_write
+            )
+        if not positions:
+            return
+        names = [argument.name for argument in func._schema.arguments]
+        for index in positions:
+            value = args[index] if index < len(args) else kwargs.get(names[index])
+            yield from _tensors(value)
+
+    def written(
+        self,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        result: object,
+        read_unwritten: bool,
+    ) -> list[Any]:
+        """Note what the operator wrote; the parts of its result."""
+        for tensor in self.mutated(func, args, kwargs):
+            self._wrote(tensor)
+            self.unwritten.pop(id(tensor), None)
+        empty = func._schema.name.startswith(_EMPTY) or (read_unwritten and func.is_view)
+        for tensor in _tensors(result):
+            if empty:
+                self.unwritten[id(tensor)] = weakref.ref(tensor)
+            else:
+                self.unwritten.pop(id(tensor), None)
+                if not func.is_view:
+                    self._wrote(tensor)
+        outputs: list[Any] = []
+
+        def output(tensor: Any, parts: list[Any]) -> None:
+            storage = None if empty else _storage(tensor)
+            if storage is None:
+                self.parts(tensor, parts)
+            else:
+                parts.extend(self._keep(tensor, storage))
+
+        from reprorng.trace._hash import parts_of
+
+        parts_of(result, outputs, output)
+        if len(self.known) > _SWEEP or len(self.unwritten) > _SWEEP:
+            self._sweep()
+        return outputs
+
+    def _wrote(self, tensor: Any) -> None:
+        storage = _storage(tensor)
+        if storage is not None:
+            self.writes[storage] = self.writes.get(storage, 0) + 1
+
+    def _sweep(self) -> None:
+        """Drop what dead tensors left; a storage's count goes once no hash depends on it."""
+        for key, (ref, *_rest) in list(self.known.items()):
+            if ref() is None:
+                del self.known[key]
+        for key, ref in list(self.unwritten.items()):
+            if ref() is None:
+                del self.unwritten[key]
+        needed = {entry[2] for entry in self.known.values()}
+        self.writes = {
+            storage: count for storage, count in self.writes.items() if storage in needed
+        }
