@@ -85,7 +85,7 @@ def op_tracer(recorder: Recorder) -> Any:
             rng = _rng_state(func, args, kwargs) if draws else ""
             result = func(*args, **kwargs)
             read_unwritten = UNWRITTEN in inputs
-            outputs = tensors.written(func, args, kwargs, result, read_unwritten)
+            outputs = tensors.written(func, args, kwargs, result)
             node = current_node()
             notes = [f"backward: {node.name()}"] if node is not None else []
             if read_unwritten:

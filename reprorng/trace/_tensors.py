@@ -7,9 +7,9 @@ its version counter is unchanged, and no operator has written to its storage
 operators (through a numpy view of the tensor) are not seen.
 
 ``torch.empty`` and its kin give memory that holds whatever was there before;
-their outputs, and views of them, are identified by dtype and shape only
-until an operator writes them, and an operator that reads them cannot be
-judged a non-deterministic kernel.
+tensors on that storage (the output, its views, a ``Parameter`` made of it)
+are identified by dtype and shape only until an operator writes to it, and an
+operator that reads them cannot be judged a non-deterministic kernel.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ _EMPTY = ("aten::empty", "aten::new_empty", "aten::_empty", "aten::resize")
 UNWRITTEN = "unwritten"
 #: Entries kept before the dead ones are swept out.
 _SWEEP = 4096
+#: Unwritten storages kept at most (memory is mostly written soon after it is made).
+_UNWRITTEN_AT_MOST = 65536
 
 
 def _tensors(value: object) -> Iterator[Any]:
@@ -52,7 +54,7 @@ class Tensors:
 
     def __init__(self) -> None:
         self.known: dict[int, tuple[Any, int, int, int, list[Any]]] = {}
-        self.unwritten: dict[int, Any] = {}
+        self.unwritten: set[int] = set()
         self.writes: dict[int, int] = {}
         self._mutated: dict[Any, tuple[int, ...]] = {}
 
@@ -61,12 +63,11 @@ class Tensors:
         key = id(tensor)
         entry = self.known.get(key)
         if entry is not None and entry[0]() is tensor:
-            ref, version, storage, writes, found = entry
+            _ref, version, storage, writes, found = entry
             if version == tensor._version and self.writes.get(storage, 0) == writes:
                 parts.extend(found)
                 return
-        ref = self.unwritten.get(key)
-        if ref is not None and ref() is tensor:
+        if self.unwritten and _storage(tensor) in self.unwritten:
             parts.append(f"T{tensor.dtype}{tuple(tensor.shape)}")
             parts.append(UNWRITTEN)
             return
@@ -110,20 +111,20 @@ class Tensors:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         result: object,
-        read_unwritten: bool,
     ) -> list[Any]:
         """Note what the operator wrote; the parts of its result."""
         for tensor in self.mutated(func, args, kwargs):
             self._wrote(tensor)
-            self.unwritten.pop(id(tensor), None)
-        empty = func._schema.name.startswith(_EMPTY) or (read_unwritten and func.is_view)
+        empty = func._schema.name.startswith(_EMPTY)
+        if empty and len(self.unwritten) > _UNWRITTEN_AT_MOST:
+            self.unwritten.clear()
         for tensor in _tensors(result):
             if empty:
-                self.unwritten[id(tensor)] = weakref.ref(tensor)
-            else:
-                self.unwritten.pop(id(tensor), None)
-                if not func.is_view:
-                    self._wrote(tensor)
+                storage = _storage(tensor)
+                if storage is not None:
+                    self.unwritten.add(storage)
+            elif not func.is_view:
+                self._wrote(tensor)
         outputs: list[Any] = []
 
         def output(tensor: Any, parts: list[Any]) -> None:
@@ -136,7 +137,7 @@ class Tensors:
         from reprorng.trace._hash import parts_of
 
         parts_of(result, outputs, output)
-        if len(self.known) > _SWEEP or len(self.unwritten) > _SWEEP:
+        if len(self.known) > _SWEEP:
             self._sweep()
         return outputs
 
@@ -144,15 +145,13 @@ class Tensors:
         storage = _storage(tensor)
         if storage is not None:
             self.writes[storage] = self.writes.get(storage, 0) + 1
+            self.unwritten.discard(storage)
 
     def _sweep(self) -> None:
         """Drop what dead tensors left; a storage's count goes once no hash depends on it."""
         for key, (ref, *_rest) in list(self.known.items()):
             if ref() is None:
                 del self.known[key]
-        for key, ref in list(self.unwritten.items()):
-            if ref() is None:
-                del self.unwritten[key]
         needed = {entry[2] for entry in self.known.values()}
         self.writes = {
             storage: count for storage, count in self.writes.items() if storage in needed

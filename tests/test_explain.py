@@ -1,0 +1,362 @@
+"""``reprorng check`` says where two runs part and why; ``trace`` and ``diff`` do it across runs.
+
+Each culprit program marks its culprit's line with ``# culprit``; the report
+must name that line and the cause.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_cli import reprorng, script
+
+
+def culprit_line(folder: Path, name: str) -> int:
+    lines = (folder / name).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if "# culprit" in line)
+
+
+def check(folder: Path, name: str, *args: str) -> tuple[int, dict[str, Any]]:
+    result = reprorng("check", "--json", "--seed", "3", *args, name, cwd=folder)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def assert_divergence(report: dict[str, Any], folder: Path, name: str, cause: str, event: str):
+    divergence = report["divergence"]
+    assert divergence is not None, report
+    assert divergence["cause"] == cause, divergence
+    assert divergence["event"] == event, divergence
+    assert Path(divergence["file"]).name == name
+    assert divergence["line"] == culprit_line(folder, name), divergence
+    assert set(divergence) == {"file", "line", "function", "event", "cause", "detail"}
+
+
+UNSEEDED_GENERATOR = """
+    import numpy as np
+
+
+    def main():
+        rng = np.random.default_rng()  # culprit
+        print(rng.random())
+
+
+    main()
+"""
+
+
+def test_an_unseeded_numpy_generator_is_named_with_its_line(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    assert culprit_line(tmp_path, name) == 6
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert_divergence(report, tmp_path, name, "entropy", "numpy.random.default_rng")
+    assert report["divergence"]["function"] == "main"
+
+
+def test_the_human_report_names_the_line(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    result = reprorng("check", "--seed", "3", name, cwd=tmp_path)
+    assert result.returncode == 1
+    line = next(line for line in result.stdout.splitlines() if "first divergence" in line)
+    assert "rng.py:6 in main: numpy.random.default_rng" in line
+    assert "OS entropy" in line
+
+
+def test_a_seed_from_the_clock_is_a_seed_cause(tmp_path):
+    name = script(
+        tmp_path,
+        "clock.py",
+        """
+        import random, time
+
+        random.seed(time.time_ns())  # culprit
+        print(random.random())
+        """,
+    )
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert_divergence(report, tmp_path, name, "seed", "random.seed")
+    assert "in one run" in report["divergence"]["detail"]
+
+
+def test_a_torch_seed_from_os_entropy_is_an_entropy_cause(tmp_path):
+    name = script(
+        tmp_path,
+        "urandom.py",
+        """
+        import os
+        import torch
+
+        seed = int.from_bytes(os.urandom(4), "little")  # culprit
+        torch.manual_seed(seed)
+        print(torch.rand(2).tolist())
+        """,
+    )
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert_divergence(report, tmp_path, name, "entropy", "os.urandom")
+
+
+SET_OF_STRINGS = """
+    import torch
+
+    weights = {"apple": 2.0, "banana": 3.0, "cherry": 5.0, "damson": 7.0}
+    total = torch.zeros(())
+    for name in {"apple", "banana", "cherry", "damson"}:
+        total = total * 10 + weights[name]  # culprit
+    print(total.item())
+"""
+
+
+def test_a_set_of_strings_driving_arithmetic_is_a_hash_seed_cause(tmp_path):
+    name = script(tmp_path, "order.py", SET_OF_STRINGS)
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert report["cause"] == "hash seed"
+    assert_divergence(report, tmp_path, name, "hash-seed", "aten::add")
+
+
+NOISY_KERNEL = """
+    import time
+    import uuid
+    import torch
+
+    print("run", uuid.uuid4())  # an entropy read, logged only
+
+
+    @torch.library.custom_op("culprits::noisy_scale", mutates_args=())
+    def noisy_scale(x: torch.Tensor) -> torch.Tensor:
+        # Stands in for a GPU kernel whose atomics add in a different order each run.
+        return x * (1 + (time.perf_counter_ns() % 1000003) * 1e-9)
+
+
+    torch.manual_seed(0)
+    x = torch.rand(4) * 2
+    y = noisy_scale(x)  # culprit
+    print(float(y.sum()))
+"""
+
+
+def test_a_non_deterministic_kernel_is_named_even_after_an_entropy_read(tmp_path):
+    name = script(tmp_path, "kernel.py", NOISY_KERNEL)
+    status, report = check(tmp_path, name, "--no-stderr")
+    assert status == 1
+    assert_divergence(report, tmp_path, name, "kernel", "culprits::noisy_scale")
+    assert "--deterministic" in report["divergence"]["detail"]
+    (read,) = report["candidates"]
+    assert read["event"] == "uuid.uuid4"
+    assert read["line"] == 6
+
+
+NOISY_BACKWARD = """
+    import time
+    import torch
+
+
+    @torch.library.custom_op("culprits::noisy_backward", mutates_args=())
+    def twice(x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+    @twice.register_fake
+    def _(x):
+        return torch.empty_like(x)
+
+
+    @torch.library.custom_op("culprits::noisy_grad", mutates_args=())
+    def noisy_grad(grad: torch.Tensor) -> torch.Tensor:
+        return grad * (2 + (time.perf_counter_ns() % 1000003) * 1e-9)
+
+
+    def backward(ctx, grad):
+        return noisy_grad(grad)  # culprit: the innermost line of the program's own code
+
+
+    twice.register_autograd(backward)
+
+    torch.manual_seed(0)
+    w = torch.rand(3, requires_grad=True)
+    loss = twice(w).sum()
+    loss.backward()
+    print(w.grad.tolist())
+"""
+
+
+def test_a_non_deterministic_kernel_in_the_backward_pass_is_found(tmp_path):
+    name = script(tmp_path, "backward.py", NOISY_BACKWARD)
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert_divergence(report, tmp_path, name, "kernel", "culprits::noisy_grad")
+
+
+REPRODUCIBLE = """
+    import random
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
+    loader = DataLoader(data, batch_size=8, shuffle=True, num_workers=WORKERS)
+    buffer = torch.empty(3)
+    buffer.fill_(1.0)
+    for inputs, targets in loader:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(inputs), targets) + buffer.sum()
+        loss.backward()
+        optimizer.step()
+    print(loss.item(), random.random(), np.random.default_rng(5).random())
+    print(sorted({"apple", "banana"}))
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_reproducible_program_has_no_culprit(tmp_path, workers):
+    name = script(tmp_path, "train.py", REPRODUCIBLE.replace("WORKERS", str(workers)))
+    for run in (1, 2):
+        result = reprorng("trace", "--seed", "4", "--out", f"run{run}.trace", name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    result = reprorng("diff", "--json", "run1.trace", "run2.trace", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["same"] is True
+    assert report["divergence"] is None
+    assert report["events"][0] > 50  # forward, backward and optimizer operators
+
+
+def test_check_reports_no_divergence_when_the_runs_agree(tmp_path):
+    name = script(tmp_path, "seeded.py", "import random\nprint(random.random())\n")
+    status, report = check(tmp_path, name)
+    assert status == 0
+    assert report["divergence"] is None
+    assert report["candidates"] == []
+
+
+def test_a_program_that_raises_is_still_traced(tmp_path):
+    name = script(
+        tmp_path,
+        "fails.py",
+        """
+        import numpy as np
+
+        rng = np.random.default_rng()  # culprit
+        print(rng.random())
+        raise SystemExit(3)
+        """,
+    )
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert report["exit_statuses"] == [3, 3]
+    assert_divergence(report, tmp_path, name, "entropy", "numpy.random.default_rng")
+
+
+def test_a_program_that_raises_an_exception_writes_its_trace(tmp_path):
+    name = script(
+        tmp_path,
+        "raises.py",
+        """
+        import random
+
+        random.seed(3)
+        raise RuntimeError("boom")
+        """,
+    )
+    result = reprorng("trace", "--out", "t.trace", name, cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'raises.py", line 5' in result.stderr
+    assert "RuntimeError: boom" in result.stderr
+    assert "reprorng/cli" not in result.stderr
+    with gzip.open(tmp_path / "t.trace", "rt") as file:
+        header = json.loads(file.readline())
+        events = [json.loads(line) for line in file]
+    assert header["events"] == 1
+    assert events[0][:2] == ["seed", "random.seed"]
+
+
+def test_no_explain_skips_the_traced_runs(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    result = reprorng("check", "--json", "--no-explain", name, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "traced run" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["divergence"] is None
+    assert "--no-explain" in report["replay"]
+
+
+def test_a_command_after_dashes_is_not_traced_and_says_so(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    result = reprorng("check", "--json", "--", sys.executable, name, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["divergence"] is None
+    assert "cannot be traced" in report["untraced"]
+
+
+def test_diff_names_the_first_divergence_and_the_facts_that_differ(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    for run, seed in ((1, "1"), (2, "2")):
+        result = reprorng("trace", "--seed", seed, "--out", f"{run}.trace", name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    result = reprorng("diff", "1.trace", "2.trace", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "seed: 1 / 2" in result.stdout
+    assert "rng.py:6 in main: numpy.random.default_rng" in result.stdout
+
+
+def test_diff_of_a_trace_with_itself_is_the_same(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    assert reprorng("trace", "--out", "a.trace", name, cwd=tmp_path).returncode == 0
+    result = reprorng("diff", "a.trace", "a.trace", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "the same" in result.stdout
+
+
+HEADER = '{"format": "reprorng-trace", "version": %d, "events": %d, "meta": {}}\n'
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"plain text", "not a readable trace"),
+        (gzip.compress(b'{"format": "other"}\n'), "not a reprorng trace"),
+        (
+            gzip.compress(
+                b'{"format": "reprorng-trace", "version": 99, "events": 0, "meta": {}}\n'
+            ),
+            "version 99",
+        ),
+        (
+            gzip.compress(b'{"format": "reprorng-trace", "version": 1, "events": 2, "meta": {}}\n'),
+            "cut short",
+        ),
+    ],
+)
+def test_diff_refuses_what_is_not_a_trace_in_one_line(tmp_path, content, message):
+    (tmp_path / "bad.trace").write_bytes(content)
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    assert reprorng("trace", "--out", "good.trace", name, cwd=tmp_path).returncode == 0
+    result = reprorng("diff", "good.trace", "bad.trace", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("reprorng diff: bad.trace: ")
+    assert message in line
+
+
+def test_trace_needs_an_out_file_in_an_existing_folder(tmp_path):
+    name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
+    missing = reprorng("trace", name, cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "--out" in missing.stderr
+    nowhere = reprorng("trace", "--out", "no/such/folder/t.trace", name, cwd=tmp_path)
+    assert nowhere.returncode == 2
+    assert "existing folder" in nowhere.stderr
