@@ -23,3 +23,17 @@ def test_benchmark_runs_and_reports_every_goal():
     for row in (*rows, *goals, *registries):
         assert row in result.stdout
     assert "imports neither numpy nor torch" in result.stdout
+
+
+def test_trace_benchmark_runs_and_reports_each_network():
+    trace_bench = BENCH.with_name("trace_bench.py")
+    result = subprocess.run(
+        [sys.executable, str(trace_bench), "--rounds", "1", "--steps", "2", "--batch", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert "MNIST example CNN" in result.stdout
+    assert "lighter CNN" in result.stdout
+    assert result.stdout.count("traced / untraced:") == 2

@@ -83,7 +83,7 @@ class Tensors:
             weakref.ref(tensor),
             version,
             storage,
-            self.writes[storage],
+            self.writes.get(storage, 0),
             found,
         )
         return found
@@ -129,7 +129,7 @@ class Tensors:
 
         def output(tensor: Any, parts: list[Any]) -> None:
             storage = None if empty else _storage(tensor)
-            if storage is None:
+            if storage is None or storage in self.unwritten:  # a view of unwritten memory
                 self.parts(tensor, parts)
             else:
                 parts.extend(self._keep(tensor, storage))
