@@ -360,3 +360,16 @@ def test_trace_needs_an_out_file_in_an_existing_folder(tmp_path):
     nowhere = reprorng("trace", "--out", "no/such/folder/t.trace", name, cwd=tmp_path)
     assert nowhere.returncode == 2
     assert "existing folder" in nowhere.stderr
+
+
+def test_the_readme_report_is_what_check_prints():
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    shown = readme.split("$ reprorng check examples/why_runs_differ.py\n", 1)[1].split("```")[0]
+    result = reprorng("check", "--seed", "7", "examples/why_runs_differ.py", cwd=root)
+    assert result.returncode == 1, result.stderr
+    printed = result.stdout.splitlines()
+    for line in shown.splitlines():
+        if "loss" not in line:  # the losses are what differs from run to run
+            assert line in printed
+    assert shown in (root / "docs" / "explain.md").read_text()

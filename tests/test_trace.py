@@ -125,7 +125,8 @@ def test_operators_record_hashes_of_inputs_outputs_and_the_generator():
         (e.name, e.inputs, e.outputs, e.rng) for e in again
     ]
     draws = [event for event in first if event.name == "aten::bernoulli_"]
-    assert draws and all(event.rng for event in draws)
+    assert draws
+    assert all(event.rng for event in draws)
     full = [event for event in first if event.name == "aten::full"]
     full_other = [event for event in other if event.name == "aten::full"]
     assert full[0].inputs != full_other[0].inputs

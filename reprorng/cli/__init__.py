@@ -7,7 +7,12 @@ would, inside ``fixed_rng(N)``, with ``PYTHONHASHSEED`` fixed from the seed
 
 ``reprorng check [--runs K] [--seed N] [--compare PATH ...] [--json] ...``
 runs it K times in fresh processes and reports whether stdout, the exit code
-and the named output files came out the same (:mod:`reprorng.cli.check`).
+and the named output files came out the same (:mod:`reprorng.cli.check`), and,
+when they did not, where the runs part and why (:mod:`reprorng.cli.explain`).
+
+``reprorng trace --out FILE ...`` runs the program as ``run`` does and writes
+its trace; ``reprorng diff A B`` prints the first divergence between two traces
+(:mod:`reprorng.trace`).
 
 The command line is parsed by :mod:`argparse`; everything after the script,
 ``-m MODULE`` or ``--`` belongs to the program.

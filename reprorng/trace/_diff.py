@@ -66,8 +66,6 @@ class Divergence:
     def lines(self) -> list[str]:
         """The report: the divergence in one line, then the other candidates."""
         found = [f"first divergence: {self.event.place()}: {self.event.name} — {self.detail}"]
-        if self.parted is not None and self.parted is not self.event:
-            found.append(f"  the runs first part at {self.parted.place()}: {self.parted.name}")
         others = [event for event in self.candidates if event is not self.event]
         for event in others[:5]:
             found.append(f"  also read entropy before it: {event.place()}: {event.name}")
@@ -182,7 +180,7 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
         detail = f"same inputs, different output: {CAUSES['kernel']}"
         return Divergence(mine, "kernel", detail, mine, before)
     if before:
-        detail = f"{CAUSES['entropy']}; read before the runs part"
+        detail = f"{CAUSES['entropy']}; the runs part after it, at {shown.place()}: {shown.name}"
         return Divergence(before[0], "entropy", detail, shown, before)
     if mine is not None and theirs is not None and _where(mine) == _where(theirs):
         if mine.kind == "seed":

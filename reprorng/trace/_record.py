@@ -152,6 +152,8 @@ class Recorder:
         self.lock = threading.Lock()
         self._main = threading.main_thread()
         self._threads: dict[int, str] = {}
+        self._shown: dict[str, str] = {}
+        self._folder = os.path.join(os.getcwd(), "")
         #: Device hashes not yet read back: (event, field, parts) to finish at once.
         self.pending: list[tuple[Event, str, list[Any]]] = []
 
@@ -168,6 +170,14 @@ class Recorder:
             self._threads[ident] = name
         return name
 
+    def _file(self, filename: str) -> str:
+        """A file as the report shows it: relative to the folder the trace began in, if inside."""
+        shown = self._shown.get(filename)
+        if shown is None:
+            inside = filename.startswith(self._folder)
+            shown = self._shown[filename] = filename[len(self._folder) :] if inside else filename
+        return shown
+
     def add(self, kind: str, name: str, depth: int = 2, **fields: str) -> Event | None:
         """Record an event, placed at the user's frame ``depth`` frames up from here.
 
@@ -180,7 +190,8 @@ class Recorder:
         if frame is None:
             file, line, function = "<none>", 0, "<none>"
         else:
-            file, line, function = frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
+            code = frame.f_code
+            file, line, function = self._file(code.co_filename), frame.f_lineno, code.co_name
         if kind == "entropy" and called is not None and "note" not in fields:
             module = called.f_globals.get("__name__", "")
             fields["note"] = f"via {module}.{called.f_code.co_qualname}"
