@@ -373,3 +373,56 @@ def test_the_readme_report_is_what_check_prints():
         if "loss" not in line:  # the losses are what differs from run to run
             assert line in printed
     assert shown in (root / "docs" / "explain.md").read_text()
+
+
+def test_a_set_of_strings_that_changes_nothing_does_not_pose_as_the_culprit(tmp_path):
+    name = script(
+        tmp_path,
+        "harmless.py",
+        """
+        import time
+        import torch
+
+        total = torch.zeros(())
+        for name in {"apple", "banana", "cherry", "damson"}:
+            total = total + torch.ones(()) * len(name)  # same sum in any order, other steps
+        print(total.item(), time.time_ns())  # the clock is what differs
+        """,
+    )
+    status, report = check(tmp_path, name)
+    assert status == 1
+    assert report["cause"] == "other"
+    assert report["divergence"] is None
+    assert report["untraced"] == "the traced runs did not part: nothing traced differed"
+
+
+def test_a_program_that_spawns_a_process_is_traced_in_its_own(tmp_path):
+    name = script(
+        tmp_path,
+        "spawns.py",
+        """
+        import multiprocessing
+        import torch
+
+
+        def child():
+            torch.ones(2).add(1)
+
+
+        if __name__ == "__main__":
+            process = multiprocessing.get_context("spawn").Process(target=child)
+            process.start()
+            process.join()
+            print(process.exitcode, torch.ones(3).sum().item())
+        """,
+    )
+    result = reprorng("trace", "--out", "t.trace", name, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "3.0"]
+    with gzip.open(tmp_path / "t.trace", "rt") as file:
+        events = [json.loads(line) for line in file][1:]
+    assert [event[1] for event in events] == [
+        "aten::ones",
+        "aten::sum",
+        "aten::_local_scalar_dense",
+    ]

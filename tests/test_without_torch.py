@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -74,3 +75,20 @@ def test_the_package_installs_and_works_without_torch(tmp_path):
     assert result.stdout.strip() == "works without torch"
     checked = run(venv / "bin" / "reprorng", "check", "--seed", "1", "program.py", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Where runs part, found without torch: an entropy read and a seed from the clock.
+    (tmp_path / "culprits.py").write_text(
+        "import random, time\n"
+        "import numpy as np\n"
+        "random.seed(time.time_ns())\n"
+        "print(np.random.default_rng().random(), random.random())\n"
+    )
+    explained = run(
+        venv / "bin" / "reprorng", "check", "--json", "--seed", "1", "culprits.py", cwd=tmp_path
+    )
+    assert explained.returncode == 1, explained.stdout + explained.stderr
+    divergence = json.loads(explained.stdout)["divergence"]
+    assert (divergence["line"], divergence["cause"]) == (3, "seed"), divergence
+    diff = run(venv / "bin" / "reprorng", "trace", "--out", "t", "culprits.py", cwd=tmp_path)
+    assert diff.returncode == 0, diff.stderr
+    same = run(venv / "bin" / "reprorng", "diff", "t", "t", cwd=tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr

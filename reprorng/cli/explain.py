@@ -1,7 +1,10 @@
 """Where ``reprorng check``'s runs part: two more runs under a trace, and their first divergence.
 
-The two traced runs get the hash seeds runs 1 and 2 had, so a difference that
-comes from ``PYTHONHASHSEED`` shows in them too.
+When the runs agreed once ``PYTHONHASHSEED`` was held fixed, the two traced
+runs get the hash seeds runs 1 and 2 had, to show where the hash seed makes
+them part. Otherwise both get run 1's: whatever else differs is then the
+only thing that can part them, and a harmless difference in the order of a
+set of strings cannot pose as the culprit.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ def where_runs_part(
     if options.target.command:
         return None, [], "a command after -- cannot be traced; give a Python script or -m MODULE"
     base = hash_seed(seed)
+    same_hash_seed = options.same_hash_seed or cause != "hash seed"
     traces = []
     with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
         for run in (1, 2):
-            run_hash_seed = base if options.same_hash_seed else (base + run - 1) % 2**32
+            run_hash_seed = base if same_hash_seed else (base + run - 1) % 2**32
             out = str(Path(folder) / f"run{run}.trace")
             command = run_command(replace(options, trace_out=out), seed, run_hash_seed)
             print(
