@@ -298,3 +298,35 @@ def test_a_device_hash_changes_with_any_one_element(size):
         assert int(device_digest(changed)) != base
     if size >= 2:
         assert int(device_digest(x.flip(0))) != base or torch.equal(x, x.flip(0))
+
+
+def test_device_hashes_are_read_back_in_batches_and_fill_their_events(monkeypatch):
+    """The accelerator path, run on CPU: hashes stay on the device until a batch is read."""
+    from reprorng.trace import _record, _tensors
+    from reprorng.trace._hash import tensor_parts
+
+    def on_device(tensor):
+        found = tensor_parts(tensor)
+        return [*found[:-1], device_digest(tensor)]
+
+    monkeypatch.setattr(_tensors, "tensor_parts", on_device)
+    monkeypatch.setattr(_record, "BATCH", 4)
+
+    def program(value):
+        x = torch.full((5,), value)
+        for _ in range(6):
+            x = x * 2 + 1
+        return x
+
+    runs = []
+    for value in (1.0, 1.0, 2.0):
+        with tracing() as recorder:
+            program(value)
+            assert 0 < len(recorder.pending) < 4  # read back whenever a batch was full
+            assert any(event.outputs == "" for event in recorder.events)
+        runs.append(recorder.trace().events)
+    assert not recorder.pending
+    hashes = [(event.inputs, event.outputs) for event in runs[0]]
+    assert all(len(text) == 16 for pair in hashes for text in pair)
+    assert hashes == [(event.inputs, event.outputs) for event in runs[1]]
+    assert hashes[0][1] != runs[2][0].outputs

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from reprorng.trace._hash import tensor_parts
+from reprorng.trace._hash import parts_of, tensor_parts
 
 __all__ = ["UNWRITTEN", "Tensors"]
 
@@ -133,8 +133,6 @@ class Tensors:
                 self.parts(tensor, parts)
             else:
                 parts.extend(self._keep(tensor, storage))
-
-        from reprorng.trace._hash import parts_of
 
         parts_of(result, outputs, output)
         if len(self.known) > _SWEEP:
