@@ -42,7 +42,7 @@ def test_each_kind_of_event_is_placed_at_the_line_that_caused_it():
     assert lines["torch.manual_seed"] == first + 3
     assert lines["os.urandom"] == first + 4
     assert lines["aten::add"] == first + 5
-    assert {event.file for event in events} == {HERE}
+    assert {os.path.abspath(event.file) for event in events} == {HERE}
     assert {event.function for event in events} == {"program"}
 
 
@@ -330,3 +330,12 @@ def test_device_hashes_are_read_back_in_batches_and_fill_their_events(monkeypatc
     assert all(len(text) == 16 for pair in hashes for text in pair)
     assert hashes == [(event.inputs, event.outputs) for event in runs[1]]
     assert hashes[0][1] != runs[2][0].outputs
+
+
+def test_files_inside_the_current_folder_are_shown_relative_to_it(monkeypatch):
+    monkeypatch.chdir(os.path.dirname(HERE))
+    (event,) = events_of(lambda: random.seed(1))
+    assert event.file == os.path.basename(HERE)
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(HERE)))
+    (event,) = events_of(lambda: random.seed(1))
+    assert event.file == os.path.join("tests", os.path.basename(HERE))
