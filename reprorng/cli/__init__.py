@@ -112,6 +112,15 @@ def _program(command: argparse.ArgumentParser, *, any_command: bool) -> None:
     )
 
 
+def _runs_python(command: argparse.ArgumentParser) -> None:
+    """The options of a command that runs a Python program in its own process: run, trace."""
+    _common(command)
+    command.add_argument(
+        "--hash-seed", metavar="H", help="the PYTHONHASHSEED (default: the seed's low 32 bits)"
+    )
+    _program(command, any_command=False)
+
+
 def parser() -> argparse.ArgumentParser:
     """The ``reprorng`` command line, with ``run`` and ``check`` as subcommands."""
     from reprorng import __version__
@@ -138,11 +147,7 @@ def parser() -> argparse.ArgumentParser:
         ),
         allow_abbrev=False,
     )
-    _common(run)
-    run.add_argument(
-        "--hash-seed", metavar="H", help="the PYTHONHASHSEED (default: the seed's low 32 bits)"
-    )
-    _program(run, any_command=False)
+    _runs_python(run)
     check = commands.add_parser(
         "check",
         usage=_CHECK_USAGE,
@@ -204,11 +209,7 @@ def parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     trace.add_argument("--out", metavar="FILE", required=True, help="where to write the trace")
-    _common(trace)
-    trace.add_argument(
-        "--hash-seed", metavar="H", help="the PYTHONHASHSEED (default: the seed's low 32 bits)"
-    )
-    _program(trace, any_command=False)
+    _runs_python(trace)
     diff = commands.add_parser(
         "diff",
         usage=_DIFF_USAGE,
