@@ -331,3 +331,16 @@ def test_files_inside_the_current_folder_are_shown_relative_to_it(monkeypatch):
     monkeypatch.chdir(os.path.dirname(os.path.dirname(HERE)))
     (event,) = events_of(lambda: random.seed(1))
     assert event.file == os.path.join("tests", os.path.basename(HERE))
+
+
+def test_a_read_with_no_python_caller_is_recorded_at_no_place():
+    import _thread
+    import time
+
+    with tracing() as recorder:
+        _thread.start_new_thread(os.urandom, (1,))  # the thread runs the wrapper alone
+        deadline = time.monotonic() + 10
+        while not recorder.events and time.monotonic() < deadline:
+            time.sleep(0.01)
+    (event,) = recorder.trace().events
+    assert (event.name, event.file, event.line) == ("os.urandom", "<none>", 0)

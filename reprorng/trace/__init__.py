@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,7 +62,7 @@ def tracing() -> Iterator[Recorder]:
     forget_places()
     recorder = Recorder()
     hooks = Hooks(recorder)
-    modes: list[Any] = []
+    modes: list[tuple[Any, int]] = []
 
     def on_seed(seed: int) -> None:
         if recorder.active:
@@ -76,7 +77,7 @@ def tracing() -> Iterator[Recorder]:
         hooks.torch()
         mode = op_tracer(recorder)
         mode.__enter__()
-        modes.append(mode)
+        modes.append((mode, threading.get_ident()))
 
     def on_numpy(module: object = None) -> None:
         from reprorng.trace import _numpy_types
@@ -97,7 +98,10 @@ def tracing() -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.active = False
-        for mode in reversed(modes):
-            mode.__exit__(None, None, None)
+        for mode, thread in reversed(modes):
+            # A mode is the thread's own: one entered in another thread (which
+            # imported torch) stays there, passing every operator through.
+            if thread == threading.get_ident():
+                mode.__exit__(None, None, None)
         hooks.remove()
         _stack.on_seed.remove(on_seed)

@@ -38,7 +38,11 @@ class Hooks:
         """Whether the call being made now should be recorded."""
         if not self.recorder.active or getattr(self.local, "inside", False):
             return False
-        return not sys._getframe(2).f_code.co_filename.startswith(_OURS)
+        try:
+            caller = sys._getframe(2)
+        except ValueError:  # called with no Python caller (from C, at a thread's start)
+            return True
+        return not caller.f_code.co_filename.startswith(_OURS)
 
     def patch(self, owner: object, name: str, make: Callable[[Any], Any]) -> None:
         original = getattr(owner, name, None)

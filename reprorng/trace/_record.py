@@ -184,7 +184,11 @@ class Recorder:
         An entropy read or seeding call made inside torch or numpy, or while a
         module is imported, is theirs, not the program's: it is not recorded.
         """
-        frame, called, inner = user_frame(sys._getframe(depth))
+        try:
+            start: FrameType | None = sys._getframe(depth)
+        except ValueError:  # fewer frames than that: called from C
+            start = None
+        frame, called, inner = user_frame(start)
         if inner and kind != "op":
             return None
         if frame is None:
