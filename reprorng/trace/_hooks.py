@@ -30,7 +30,7 @@ class Hooks:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.saved: list[tuple[object, str, object]] = []
+        self.saved: list[tuple[object, str, object, bool]] = []
         self.local = threading.local()
         self.installed = True
 
@@ -48,14 +48,18 @@ class Hooks:
         original = getattr(owner, name, None)
         if original is None:
             return
+        own = name in vars(owner)  # not inherited: put back, else taken away again
         setattr(owner, name, make(original))
-        self.saved.append((owner, name, original))
+        self.saved.append((owner, name, original, own))
 
     def remove(self) -> None:
         self.installed = False
         while self.saved:
-            owner, name, original = self.saved.pop()
-            setattr(owner, name, original)
+            owner, name, original, own = self.saved.pop()
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
 
     def entropy(self, name: str, value: Callable[[Any], object] = repr) -> Callable[[Any], Any]:
         """Wrap a function that reads OS entropy: record what it returned, hashed."""

@@ -158,7 +158,7 @@ class Recorder:
         self.pending: list[tuple[Event, str, list[Any]]] = []
 
     def thread(self) -> str:
-        """A name for this thread that is the same in every run: its order of appearance."""
+        """This thread's name (``other`` for a thread Python did not start)."""
         current = threading.current_thread()
         if current is self._main:
             return _MAIN
