@@ -122,7 +122,7 @@ def _runs_python(command: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The ``reprorng`` command line, with ``run`` and ``check`` as subcommands."""
+    """The ``reprorng`` command line, with ``run``, ``check``, ``trace`` and ``diff``."""
     from reprorng import __version__
 
     top = _Parser(

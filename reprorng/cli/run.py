@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 import runpy
 import shlex
@@ -89,8 +88,7 @@ def _report_uncaught(error: BaseException) -> NoReturn:
 def _ours(filename: str) -> bool:
     """Whether a frame's file is runpy's or this package's command line."""
     path = Path(filename)
-    ours = path.parent == Path(__file__).parent
-    return filename in ("<frozen runpy>", runpy.__file__, contextlib.__file__) or ours
+    return filename in ("<frozen runpy>", runpy.__file__) or path.parent == Path(__file__).parent
 
 
 def run_command(options: Options, seed: int, run_hash_seed: int | None) -> list[str]:
