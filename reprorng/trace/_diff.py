@@ -36,8 +36,8 @@ CAUSES: dict[str, str] = {
         "(sort before iterating)"
     ),
     "data": (
-        "its inputs differ and nothing traced explains it: values from the clock, files, "
-        "threads racing or worker processes"
+        "nothing traced explains it: values from the clock, files, threads racing or "
+        "worker processes"
     ),
     "unknown": "no traced cause",
 }
@@ -199,7 +199,7 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
 def _differs(mine: Event, theirs: Event, cause: str) -> str:
     if mine.kind == "op" and READS_UNWRITTEN in mine.note and mine.inputs == theirs.inputs:
         what = "it reads memory no operator wrote (torch.empty's, or filled through numpy)"
-    elif mine.kind == "entropy" or mine.inputs != theirs.inputs:
+    elif mine.inputs != theirs.inputs:
         what = "inputs differ"
     elif mine.rng != theirs.rng:
         what = "same inputs, but the generator it drew from was in another state"
