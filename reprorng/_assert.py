@@ -31,39 +31,33 @@ def _tensor_difference(first: Any, second: Any, where: str) -> str | None:
             f"{where}: {first.dtype} {tuple(first.shape)} on {first.device} against "
             f"{second.dtype} {tuple(second.shape)} on {second.device}"
         )
-    mine = first.detach().cpu().resolve_conj().resolve_neg().contiguous()
-    theirs = second.detach().cpu().resolve_conj().resolve_neg().contiguous()
-    return _array_difference(
-        mine.reshape(-1).view(torch.uint8).numpy(),
-        theirs.reshape(-1).view(torch.uint8).numpy(),
-        where,
-        mine,
-        theirs,
+    mine = first.detach().cpu().resolve_conj().resolve_neg().contiguous().reshape(-1)
+    theirs = second.detach().cpu().resolve_conj().resolve_neg().contiguous().reshape(-1)
+    return _bytes_difference(
+        mine.view(torch.uint8).numpy(), theirs.view(torch.uint8).numpy(), where, mine, theirs
     )
 
 
-def _array_difference(
-    mine: Any, theirs: Any, where: str, shown_mine: Any = None, shown_theirs: Any = None
-) -> str | None:
+def _bytes_difference(mine: Any, theirs: Any, where: str, values: Any, others: Any) -> str | None:
+    """Where two flat arrays of the same dtype and size first differ in their bytes.
+
+    ``mine`` and ``theirs`` are the bytes (uint8); ``values`` and ``others`` the
+    elements, to show.
+    """
     if mine.tobytes() == theirs.tobytes():
         return None
-    if shown_mine is None:
-        shown_mine, shown_theirs = mine, theirs
-    flat_mine, flat_theirs = shown_mine.reshape(-1), shown_theirs.reshape(-1)
-    for index in range(flat_mine.shape[0]):
-        a, b = flat_mine[index], flat_theirs[index]
-        if _bits(a) != _bits(b):
-            return f"{where}: flattened element {index} is {a.item()!r} against {b.item()!r}"
-    return f"{where}: the bytes differ"
+    count = values.shape[0]
+    unequal = (mine.reshape(count, -1) != theirs.reshape(count, -1)).any(axis=1)
+    index = int(unequal.argmax())
+    a, b = values[index].item(), others[index].item()
+    return f"{where}: flattened element {index} is {a!r} against {b!r}"
 
 
-def _bits(value: Any) -> bytes:
-    item = value.item() if hasattr(value, "item") else value
-    if isinstance(item, float):
-        return struct.pack("<d", item)
-    if isinstance(item, complex):
-        return struct.pack("<dd", item.real, item.imag)
-    return repr(item).encode()
+def _bits(value: float | complex) -> bytes:
+    """A Python number's bits: a NaN equals the same NaN, ``0.0`` is not ``-0.0``."""
+    if isinstance(value, complex):
+        return struct.pack("<dd", value.real, value.imag)
+    return struct.pack("<d", value)
 
 
 def first_difference(first: object, second: object, where: str = "result") -> str | None:
@@ -79,8 +73,17 @@ def first_difference(first: object, second: object, where: str = "result") -> st
         mine, theirs = numpy.asarray(first), numpy.asarray(second)
         if (mine.dtype, mine.shape) != (theirs.dtype, theirs.shape):
             return f"{where}: {mine.dtype} {mine.shape} against {theirs.dtype} {theirs.shape}"
-        return _array_difference(mine, theirs, where)
+        if mine.dtype.hasobject:
+            return None if mine.tolist() == theirs.tolist() else f"{where}: the objects differ"
+        mine, theirs = (
+            numpy.ascontiguousarray(mine).reshape(-1),
+            numpy.ascontiguousarray(theirs).reshape(-1),
+        )
+        return _bytes_difference(
+            mine.view(numpy.uint8), theirs.view(numpy.uint8), where, mine, theirs
+        )
     if isinstance(first, float | complex):
+        assert isinstance(second, float | complex)  # the same type, checked above
         if _bits(first) != _bits(second):
             return f"{where}: {first!r} against {second!r}"
         return None
