@@ -426,3 +426,43 @@ def test_a_program_that_spawns_a_process_is_traced_in_its_own(tmp_path):
         "aten::sum",
         "aten::_local_scalar_dense",
     ]
+
+
+WORKERS_ARRIVE_IN_ANOTHER_ORDER = """
+    import os, time
+    import torch
+    from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+    # The first run's worker 0 is slow, the second run's worker 1: their batches
+    # reach the main process in another order, which the DataLoader puts right.
+    SLOW = 1 if os.path.exists("second") else 0
+    open("second", "w").close()
+
+
+    class Slow(Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, index):
+            if get_worker_info().id == SLOW:
+                time.sleep(0.3)
+            return torch.full((2,), float(index))
+
+
+    total = torch.zeros(2)
+    for batch in DataLoader(Slow(), batch_size=2, num_workers=2, prefetch_factor=4):
+        total = total * 2 + batch.sum(0)
+    print(total.tolist())
+"""
+
+
+def test_batches_arriving_from_workers_in_another_order_are_no_culprit(tmp_path):
+    name = script(tmp_path, "arrive.py", WORKERS_ARRIVE_IN_ANOTHER_ORDER)
+    outputs = []
+    for run in (1, 2):
+        result = reprorng("trace", "--seed", "3", "--out", f"{run}.trace", name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    result = reprorng("diff", "1.trace", "2.trace", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reprorng.trace._hash import digest, parts_of
-from reprorng.trace._record import READS_UNWRITTEN, defer
+from reprorng.trace._record import READS_UNWRITTEN, RECEIVED, defer
 from reprorng.trace._tensors import UNWRITTEN, Tensors
 
 if TYPE_CHECKING:
@@ -76,6 +76,13 @@ def op_tracer(recorder: Recorder) -> Any:
             kwargs = kwargs or {}
             if not recorder.active:
                 return func(*args, **kwargs)
+            place = recorder.place(1)
+            if place.level == RECEIVED:
+                # A tensor rebuilt from what a worker process sent, in the order the
+                # workers' batches happen to arrive: it is hashed when first used.
+                result = func(*args, **kwargs)
+                tensors.written(func, args, kwargs, result, hashed=False)
+                return result
             inputs: list[Any] = []
             parts_of(args, inputs, tensors.parts)
             parts_of(kwargs, inputs, tensors.parts)
@@ -91,8 +98,7 @@ def op_tracer(recorder: Recorder) -> Any:
             if read_unwritten:
                 notes.append(READS_UNWRITTEN)
             note = "; ".join(notes)
-            event = recorder.add("op", func._schema.name, 1, rng=rng, note=note)
-            assert event is not None  # operators are always recorded
+            event = recorder.add_at("op", func._schema.name, place, rng=rng, note=note)
             defer(recorder, event, "inputs", inputs)
             defer(recorder, event, "outputs", outputs)
             return result

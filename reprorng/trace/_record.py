@@ -19,9 +19,13 @@ from reprorng.trace._hash import hash_parts
 
 __all__ = [
     "BATCH",
+    "INNER",
     "KINDS",
+    "OWN",
     "READS_UNWRITTEN",
+    "RECEIVED",
     "Event",
+    "Place",
     "Recorder",
     "Trace",
     "defer",
@@ -91,25 +95,37 @@ def _library_folders() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+#: How far from the program's own doing a call is: not at all; inside torch,
+#: numpy or an import; or rebuilding tensors another process sent.
+OWN, INNER, RECEIVED = 0, 1, 2
+
+
 class _Places:
     """Which code is the user's, and which is torch's or numpy's, decided once per code object."""
 
     def __init__(self) -> None:
         self.folders = _library_folders()
         self.inner = tuple(folder for folder in map(_folder_of, ("torch", "numpy")) if folder)
-        self.known: dict[object, tuple[bool, bool]] = {}
+        torch = _folder_of("torch")
+        self.received = os.path.join(torch, "multiprocessing", "") if torch else None
+        self.known: dict[object, tuple[bool, int]] = {}
 
-    def kind(self, code: Any) -> tuple[bool, bool]:
-        """Whether ``code`` is the user's, and whether it is torch's, numpy's or an import's."""
+    def kind(self, code: Any) -> tuple[bool, int]:
+        """Whether ``code`` is the user's, and how far from the program's own doing it is."""
         known = self.known.get(code)
         if known is None:
             filename: str = code.co_filename
             if filename.startswith("<"):
                 frozen = filename.startswith("<frozen")
-                known = (not frozen, frozen and "importlib" in filename)
+                known = (not frozen, INNER if frozen and "importlib" in filename else OWN)
             else:
                 real = os.path.realpath(filename)
-                known = (not real.startswith(self.folders), real.startswith(self.inner))
+                level = OWN
+                if self.received is not None and real.startswith(self.received):
+                    level = RECEIVED
+                elif real.startswith(self.inner):
+                    level = INNER
+                known = (not real.startswith(self.folders), level)
             self.known[code] = known
         return known
 
@@ -117,24 +133,35 @@ class _Places:
 _places: _Places | None = None
 
 
-def user_frame(start: FrameType | None) -> tuple[FrameType | None, FrameType | None, bool]:
+def user_frame(start: FrameType | None) -> tuple[FrameType | None, FrameType | None, int]:
     """The innermost frame of the user's code from ``start`` out, the frame it called,
-    and whether torch, numpy or an import lies between."""
+    and the furthest level (:data:`OWN`, :data:`INNER`, :data:`RECEIVED`) passed on the way."""
     global _places
     places = _places
     if places is None:
         places = _places = _Places()
     called = None
-    inner = False
+    level = OWN
     frame = start
     while frame is not None:
-        mine, internal = places.kind(frame.f_code)
+        mine, here = places.kind(frame.f_code)
         if mine:
-            return frame, called, inner
-        inner = inner or internal
+            return frame, called, level
+        level = max(level, here)
         called = frame
         frame = frame.f_back
-    return None, called, inner
+    return None, called, level
+
+
+@dataclass(slots=True)
+class Place:
+    """Where an event happens: the user's file, line and function, and what lies between."""
+
+    file: str
+    line: int
+    function: str
+    called: FrameType | None
+    level: int
 
 
 def forget_places() -> None:
@@ -178,28 +205,36 @@ class Recorder:
             shown = self._shown[filename] = filename[len(self._folder) :] if inside else filename
         return shown
 
-    def add(self, kind: str, name: str, depth: int = 2, **fields: str) -> Event | None:
-        """Record an event, placed at the user's frame ``depth`` frames up from here.
-
-        An entropy read or seeding call made inside torch or numpy, or while a
-        module is imported, is theirs, not the program's: it is not recorded.
-        """
+    def place(self, depth: int = 1) -> Place:
+        """Where a call ``depth`` frames up from the caller of this comes from."""
         try:
-            start: FrameType | None = sys._getframe(depth)
+            start: FrameType | None = sys._getframe(depth + 1)
         except ValueError:  # fewer frames than that: called from C
             start = None
-        frame, called, inner = user_frame(start)
-        if inner and kind != "op":
-            return None
+        frame, called, level = user_frame(start)
         if frame is None:
-            file, line, function = "<none>", 0, "<none>"
-        else:
-            code = frame.f_code
-            file, line, function = self._file(code.co_filename), frame.f_lineno, code.co_name
+            return Place("<none>", 0, "<none>", called, level)
+        code = frame.f_code
+        return Place(self._file(code.co_filename), frame.f_lineno, code.co_name, called, level)
+
+    def add(self, kind: str, name: str, depth: int = 2, **fields: str) -> Event | None:
+        """Record an entropy read or seeding call made ``depth`` frames up from here.
+
+        One made inside torch or numpy, or while a module is imported, is
+        theirs, not the program's: it is not recorded.
+        """
+        place = self.place(depth)
+        if place.level != OWN:
+            return None
+        called = place.called
         if kind == "entropy" and called is not None and "note" not in fields:
             module = called.f_globals.get("__name__", "")
             fields["note"] = f"via {module}.{called.f_code.co_qualname}"
-        event = Event(kind, name, file, line, function, self.thread(), **fields)
+        return self.add_at(kind, name, place, **fields)
+
+    def add_at(self, kind: str, name: str, place: Place, **fields: str) -> Event:
+        """Record an event at ``place``."""
+        event = Event(kind, name, place.file, place.line, place.function, self.thread(), **fields)
         with self.lock:
             self.events.append(event)
         return event

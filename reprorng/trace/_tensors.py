@@ -111,8 +111,10 @@ class Tensors:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         result: object,
+        *,
+        hashed: bool = True,
     ) -> list[Any]:
-        """Note what the operator wrote; the parts of its result."""
+        """Note what the operator wrote; the parts of its result (unless not ``hashed``)."""
         for tensor in self.mutated(func, args, kwargs):
             self._wrote(tensor)
         empty = func._schema.name.startswith(_EMPTY)
@@ -126,6 +128,8 @@ class Tensors:
             elif not func.is_view:
                 self._wrote(tensor)
         outputs: list[Any] = []
+        if not hashed:
+            return outputs
 
         def output(tensor: Any, parts: list[Any]) -> None:
             storage = None if empty else _storage(tensor)
