@@ -344,3 +344,21 @@ def test_a_read_with_no_python_caller_is_recorded_at_no_place():
             time.sleep(0.01)
     (event,) = recorder.trace().events
     assert (event.name, event.file, event.line) == ("os.urandom", "<none>", 0)
+
+
+def test_a_views_hash_follows_its_base_and_what_it_shows():
+    def program(value, row):
+        x = torch.arange(12.0).reshape(3, 4) * value
+        x[row].sum()
+        x.t().sum()
+
+    def views(value, row):
+        events = events_of(program, value, row)
+        return [e.outputs for e in events if e.name in ("aten::select", "aten::t")]
+
+    assert views(1.0, 0) == views(1.0, 0)
+    one, other = views(1.0, 0), views(2.0, 0)
+    assert one[0] != other[0]  # another base
+    assert one[1] != other[1]
+    assert views(1.0, 0)[0] != views(1.0, 1)[0]  # another row of the same base
+    assert views(1.0, 0)[1] == views(1.0, 1)[1]

@@ -49,6 +49,27 @@ def _storage(tensor: Any) -> int | None:
         return None
 
 
+#: View operators whose output may reach past its input's elements.
+_MAY_LEAVE_THE_BASE = frozenset({"aten::as_strided", "aten::as_strided_", "aten::set_"})
+
+
+def _viewed(view: Any, base: tuple[Any, list[Any], int] | None, storage: int) -> list[Any] | None:
+    """A view's parts from its base's: which elements of the base's storage it shows.
+
+    The base's content, strides and offset, and the view's shape, strides and
+    offset in the same storage, settle every element the view shows, without
+    reading them again.
+    """
+    if base is None or base[2] != storage:
+        return None
+    tensor, found, _in_storage = base
+    where = (
+        f"V{tuple(view.stride())}+{view.storage_offset()}"
+        f"|{tuple(tensor.stride())}+{tensor.storage_offset()}"
+    )
+    return [f"T{view.dtype}{tuple(view.shape)}", where, *found]
+
+
 class Tensors:
     """The hashes and unwritten memory of one trace's tensors, by ``id``, held weakly."""
 
@@ -57,6 +78,8 @@ class Tensors:
         self.unwritten: set[int] = set()
         self.writes: dict[int, int] = {}
         self._mutated: dict[Any, tuple[int, ...]] = {}
+        #: The parts of the current operator's input tensors, by ``id``.
+        self._inputs: dict[int, tuple[Any, list[Any]]] = {}
 
     def parts(self, tensor: Any, parts: list[Any]) -> None:
         """Append the tensor's parts: known ones, or hashed now."""
@@ -66,15 +89,19 @@ class Tensors:
             _ref, version, storage, writes, found = entry
             if version == tensor._version and self.writes.get(storage, 0) == writes:
                 parts.extend(found)
+                self._inputs[key] = (tensor, found)
                 return
         if self.unwritten and _storage(tensor) in self.unwritten:
             parts.append(f"T{tensor.dtype}{tuple(tensor.shape)}")
             parts.append(UNWRITTEN)
             return
-        parts.extend(tensor_parts(tensor))
-
-    def _keep(self, tensor: Any, storage: int) -> list[Any]:
         found = tensor_parts(tensor)
+        parts.extend(found)
+        self._inputs[key] = (tensor, found)
+
+    def _keep(self, tensor: Any, storage: int, found: list[Any] | None = None) -> list[Any]:
+        if found is None:
+            found = tensor_parts(tensor)
         try:
             version = tensor._version
         except RuntimeError:  # an inference tensor keeps no version: hashed each time
@@ -129,19 +156,33 @@ class Tensors:
                 self._wrote(tensor)
         outputs: list[Any] = []
         if not hashed:
+            self._inputs.clear()
             return outputs
+        base = self._base(func, args)
 
         def output(tensor: Any, parts: list[Any]) -> None:
             storage = None if empty else _storage(tensor)
             if storage is None or storage in self.unwritten:  # a view of unwritten memory
                 self.parts(tensor, parts)
             else:
-                parts.extend(self._keep(tensor, storage))
+                parts.extend(self._keep(tensor, storage, _viewed(tensor, base, storage)))
 
         parts_of(result, outputs, output)
+        self._inputs.clear()
         if len(self.known) > _SWEEP:
             self._sweep()
         return outputs
+
+    def _base(self, func: Any, args: tuple[Any, ...]) -> tuple[Any, list[Any], int] | None:
+        """A view operator's input, its parts and storage: its outputs' hashes derive from it."""
+        if not func.is_view or func._schema.name in _MAY_LEAVE_THE_BASE or not args:
+            return None
+        seen = self._inputs.get(id(args[0]))
+        if seen is None:
+            return None
+        tensor, found = seen
+        storage = _storage(tensor)
+        return None if storage is None else (tensor, found, storage)
 
     def _wrote(self, tensor: Any) -> None:
         storage = _storage(tensor)
