@@ -68,6 +68,7 @@ def tracing() -> Iterator[Recorder]:
         if recorder.active:
             recorder.add("seed", "reprorng.fixed_rng", value=str(seed))
 
+    # Called at once, or when the library is imported, if the trace is still on.
     def on_torch(module: object = None) -> None:
         if not hooks.installed:
             return
@@ -80,6 +81,8 @@ def tracing() -> Iterator[Recorder]:
         modes.append((mode, threading.get_ident()))
 
     def on_numpy(module: object = None) -> None:
+        if not hooks.installed:
+            return
         from reprorng.trace import _numpy_types
 
         forget_places()

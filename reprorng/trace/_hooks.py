@@ -135,9 +135,7 @@ class Hooks:
             ),
         )
 
-    def numpy(self, module: Any = None) -> None:
-        if not self.installed:
-            return
+    def numpy(self) -> None:
         np_random = sys.modules["numpy.random"]
         self.patch(
             np_random,
@@ -154,9 +152,7 @@ class Hooks:
             ),
         )
 
-    def torch(self, module: Any = None) -> None:
-        if not self.installed:
-            return
+    def torch(self) -> None:
         torch = sys.modules["torch"]
         seed = self.seeding("torch.manual_seed")
         unseeded = self.entropy("torch.seed")

@@ -20,8 +20,6 @@ __all__ = ["install", "seen_random_state", "seen_seed_sequence"]
 
 def install(hooks: Hooks) -> None:
     """Put the stand-ins in place under ``numpy.random``, for ``hooks`` to take out."""
-    if not hooks.installed:
-        return
     np_random = sys.modules["numpy.random"]
     hooks.patch(np_random, "RandomState", lambda base: seen_random_state(hooks, base))
     hooks.patch(np_random, "SeedSequence", lambda base: seen_seed_sequence(hooks, base))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["op_tracer"]
 
 
-def _generator(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Generator | None:
+def _generator(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Generator | None:
     """The generator a random operator draws from: its own, else its device's default."""
     import torch
 
@@ -45,9 +45,9 @@ def _generator(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torc
     return found
 
 
-def _rng_state(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def _rng_state(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     try:
-        generator = _generator(func, args, kwargs)
+        generator = _generator(args, kwargs)
         if generator is None:
             return ""
         return digest(generator.get_state().numpy().data)
@@ -89,7 +89,7 @@ def op_tracer(recorder: Recorder) -> Any:
             draws = random.get(func)
             if draws is None:
                 draws = random[func] = seeded_tag in func.tags
-            rng = _rng_state(func, args, kwargs) if draws else ""
+            rng = _rng_state(args, kwargs) if draws else ""
             result = func(*args, **kwargs)
             read_unwritten = UNWRITTEN in inputs
             outputs = tensors.written(func, args, kwargs, result)
