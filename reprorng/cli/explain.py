@@ -57,9 +57,4 @@ def where_runs_part(
     divergence = first_divergence(traces[0], traces[1], hash_seed=cause == "hash seed")
     if divergence is None:
         return None, [], "the traced runs did not part: nothing traced differed"
-    candidates = [
-        {"file": event.file, "line": event.line, "function": event.function, "event": event.name}
-        for event in divergence.candidates
-        if event is not divergence.event
-    ]
-    return divergence.as_json(), candidates, None
+    return divergence.as_json(), divergence.others_json(), None

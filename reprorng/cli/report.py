@@ -78,11 +78,10 @@ def print_report(report: dict[str, Any], first_stderr: bytes) -> None:
         for item in items:
             print(f"    - {item}")
     if divergence is not None:
-        place = f"{divergence['file']}:{divergence['line']} in {divergence['function']}"
-        print(f"  first divergence: {place}: {divergence['event']} — {divergence['detail']}")
-        for other in report["candidates"]:
-            where = f"{other['file']}:{other['line']} in {other['function']}"
-            print(f"    also read entropy before it: {where}: {other['event']}")
+        from reprorng.trace import report_lines
+
+        for line in report_lines(divergence, report["candidates"]):
+            print(f"  {line}")
     elif report["untraced"] is not None:
         print(f"  first divergence: not found: {report['untraced']}")
     if not report["reproducible"]:

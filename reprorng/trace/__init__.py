@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from reprorng import _stack
-from reprorng.trace._diff import CAUSES, Divergence, first_divergence
+from reprorng.trace._diff import CAUSES, Divergence, first_divergence, report_lines
 from reprorng.trace._file import TraceError, load, save
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
@@ -34,6 +34,7 @@ __all__ = [
     "TraceError",
     "first_divergence",
     "load",
+    "report_lines",
     "save",
     "tracing",
 ]

@@ -24,7 +24,7 @@ from typing import Any
 
 from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
 
-__all__ = ["CAUSES", "Divergence", "first_divergence"]
+__all__ = ["CAUSES", "Divergence", "first_divergence", "report_lines"]
 
 #: Each cause, and what to do about it.
 CAUSES: dict[str, str] = {
@@ -54,22 +54,32 @@ class Divergence:
     candidates: list[Event] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "file": self.event.file,
-            "line": self.event.line,
-            "function": self.event.function,
-            "event": self.event.name,
-            "cause": self.cause,
-            "detail": self.detail,
-        }
+        return {**_event_json(self.event), "cause": self.cause, "detail": self.detail}
+
+    def others_json(self) -> list[dict[str, Any]]:
+        """The other entropy reads before it, each ``{"file", "line", "function", "event"}``."""
+        return [_event_json(event) for event in self.candidates if event is not self.event]
 
     def lines(self) -> list[str]:
-        """The report: the divergence in one line, then the other candidates."""
-        found = [f"first divergence: {self.event.place()}: {self.event.name} — {self.detail}"]
-        others = [event for event in self.candidates if event is not self.event]
-        for event in others[:5]:
-            found.append(f"  also read entropy before it: {event.place()}: {event.name}")
-        return found
+        """The report: the divergence in one line, then (at most five) other candidates."""
+        return report_lines(self.as_json(), self.others_json()[:5])
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {"file": event.file, "line": event.line, "function": event.function, "event": event.name}
+
+
+def report_lines(divergence: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:
+    """A divergence and the candidates before it (as JSON) in the words of every report."""
+    found = [
+        f"first divergence: {_shown(divergence)}: {divergence['event']} — {divergence['detail']}"
+    ]
+    found.extend(f"  also read entropy before it: {_shown(o)}: {o['event']}" for o in others)
+    return found
+
+
+def _shown(where: dict[str, Any]) -> str:
+    return f"{where['file']}:{where['line']} in {where['function']}"
 
 
 def _threads(events: Sequence[Event]) -> dict[str, list[tuple[int, Event]]]:
