@@ -339,6 +339,7 @@ HEADER = '{"format": "reprorng-trace", "version": %d, "events": %d, "meta": {}}\
             "cut short",
         ),
     ],
+    ids=["plain text", "another format", "another version", "cut short"],
 )
 def test_diff_refuses_what_is_not_a_trace_in_one_line(tmp_path, content, message):
     (tmp_path / "bad.trace").write_bytes(content)
