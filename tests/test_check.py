@@ -38,6 +38,8 @@ def test_a_program_sees_the_same_under_run_and_under_check(tmp_path):
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     under_check = json.loads((tmp_path / "seen.json").read_text())
+    # check marks every process of its runs, so that it can end them all
+    assert under_check["environment"].pop("REPRORNG_CHECK_RUN")
     assert under_run == under_check
     assert under_run["block seed"] == 5
     assert under_run["environment"]["REPRORNG_SEED"] == "5"
@@ -190,18 +192,24 @@ def test_a_compare_path_that_cannot_be_moved_aside_is_a_usage_error(tmp_path, mo
     from reprorng.cli.paths import Aside
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "registry"))
+    (tmp_path / "registry").mkdir()
     (tmp_path / "first.txt").write_text("one")
     (tmp_path / "second.txt").write_text("two")
     rename = os.rename
 
     def refuse_second(source, target):
-        if str(source) == "second.txt":
+        if os.path.basename(source) == "second.txt":
             raise PermissionError("not allowed")
         rename(source, target)
 
     monkeypatch.setattr(os, "rename", refuse_second)
-    with pytest.raises(UsageError, match=r"--compare second\.txt: cannot move it aside"):
-        Aside(["first.txt", "second.txt"], None).__enter__()
-    # the first, already moved aside, was put back
+    with pytest.raises(UsageError, match=r"--compare \S*second\.txt: cannot move it aside"):
+        Aside(["first.txt", "second.txt"], []).__enter__()
+    # the first, already moved aside, was put back, and check's own folder is gone
     assert (tmp_path / "first.txt").read_text() == "one"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["first.txt", "second.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "first.txt",
+        "registry",
+        "second.txt",
+    ]

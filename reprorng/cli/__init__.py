@@ -50,9 +50,10 @@ _CHECK_USAGE = """\
 reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]]
                       [--compare PATH ...] [--ignore REGEX ...] [--no-stderr] [--json]
                       [--same-hash-seed] [--no-explain] [--timeout S]
-                      (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])"""
+                      (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])
+       reprorng check --recover"""
 _TRACE_USAGE = """\
-reprorng trace --out FILE [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
+reprorng trace --out FILE [--force] [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
 _DIFF_USAGE = "reprorng diff [--json] TRACE_A TRACE_B"
 _USAGE = f"""\
@@ -196,6 +197,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="S",
         help="stop a run (and all it started) after S seconds; exit 124",
     )
+    check.add_argument(
+        "--recover",
+        action="store_true",
+        help="put back what an interrupted check kept aside, then exit (every check does "
+        "this first by itself)",
+    )
     _program(check, any_command=True)
     trace = commands.add_parser(
         "trace",
@@ -209,6 +216,11 @@ def parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     trace.add_argument("--out", metavar="FILE", required=True, help="where to write the trace")
+    trace.add_argument(
+        "--force",
+        action="store_true",
+        help="write --out even over an existing file that is not a trace",
+    )
     _runs_python(trace)
     diff = commands.add_parser(
         "diff",
@@ -254,15 +266,32 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
         for path in options.compare:
             if not path:
                 raise UsageError("--compare needs a path")
-    if command == "trace":
-        out = Path(parsed.out)
-        if not parsed.out or not out.parent.is_dir() or out.is_dir():
-            raise UsageError(f"--out {parsed.out!r}: not a file in an existing folder")
-        options.trace_out = str(out.resolve())
     options.target = _target(command, parsed)
+    if command == "trace":
+        options.force = parsed.force
+        options.trace_out = _trace_out(parsed.out, options.target, force=parsed.force)
     if options.warn_only and not options.deterministic:
         raise UsageError("--warn-only needs --deterministic")
     return options
+
+
+def _trace_out(text: str, target: Target, *, force: bool) -> str:
+    """Where ``trace --out`` writes: never the program or its modules, nor a file not a trace."""
+    from reprorng.cli.paths import program_files
+    from reprorng.trace import is_trace
+
+    out = Path(text)
+    if not text or not out.parent.is_dir() or out.is_dir():
+        raise UsageError(f"--out {text!r}: not a file in an existing folder")
+    resolved = out.resolve()
+    for kept in program_files(target):
+        if resolved == kept or kept in resolved.parents:
+            raise UsageError(f"--out {text}: it is the program's own {kept}")
+    if out.exists() and not force and not is_trace(out):
+        raise UsageError(
+            f"--out {text}: it exists and is not a trace; give --force to write over it"
+        )
+    return str(resolved)
 
 
 def _target(command: str, parsed: argparse.Namespace) -> Target:
@@ -289,8 +318,21 @@ def _target(command: str, parsed: argparse.Namespace) -> Target:
     return Target(script=script, args=program[1:])
 
 
+_ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+def _recover() -> int:
+    """``reprorng check --recover``: put back what interrupted checks kept aside."""
+    from reprorng.cli.process import end_run
+    from reprorng.cli.safekeeping import recover_all, say
+
+    if not recover_all(Path.cwd().resolve(), end_run):
+        say("nothing to recover: no interrupted check kept anything aside here")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -318,12 +360,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from reprorng.cli.diff import diff
 
             return diff(*parsed.traces, as_json=parsed.json)
+        if command == "check":
+            # Stopped by SIGTERM or SIGHUP (its terminal closed), check stops its run and
+            # puts the user's files back first, as on Ctrl-C.
+            for each in _ENDING:
+                signal.signal(each, _terminate)
+            if parsed.recover:
+                return _recover()
         options = _options(command, parsed)
         if command == "check":
             from reprorng.cli.check import check
 
-            # Stopped by SIGTERM, check stops its run first, as on Ctrl-C.
-            signal.signal(signal.SIGTERM, _terminate)
             return check(options)
         seed = resolve(options)
     except UsageError as error:

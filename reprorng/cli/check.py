@@ -6,7 +6,6 @@ import json
 import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from reprorng.cli import compare
@@ -19,7 +18,7 @@ from reprorng.cli.options import (
     hash_seed,
     resolve,
 )
-from reprorng.cli.paths import Aside, Scratch
+from reprorng.cli.paths import Aside, Scratch, program_files
 from reprorng.cli.process import environment, execute
 from reprorng.cli.report import explain, print_report
 from reprorng.cli.run import run_command
@@ -42,12 +41,10 @@ def check(options: Options) -> int:
     base = hash_seed(seed)
     outcomes: list[Outcome] = []
     differences: list[dict[str, Any]] = []
-    script = options.target.script
-    program = Path(script).resolve() if script is not None else None
-    with Aside(options.compare, program) as aside, Scratch() as scratch:
+    with Aside(options.compare, program_files(options.target)) as aside, Scratch() as scratch:
         for run in range(1, options.runs + 1):
             run_hash_seed = base if options.same_hash_seed else (base + run - 1) % 2**32
-            outcome = _one_run(options, seed, run_hash_seed, run, scratch)
+            outcome = _one_run(options, seed, run_hash_seed, run, scratch, aside.marker)
             outcomes.append(outcome)
             if run > 1:
                 differences.extend(_compared(options, outcomes[0], outcome, run))
@@ -57,7 +54,7 @@ def check(options: Options) -> int:
             cause = "other"
             if not options.same_hash_seed:
                 # Which culprit? One more run, with the first run's hash seed.
-                again = _one_run(options, seed, base, options.runs + 1, scratch)
+                again = _one_run(options, seed, base, options.runs + 1, scratch, aside.marker)
                 if not _compared(options, outcomes[0], again, options.runs + 1):
                     cause = "hash seed"
         divergence: dict[str, Any] | None = None
@@ -118,7 +115,7 @@ def _compared(options: Options, first: Outcome, other: Outcome, run: int) -> lis
 
 
 def _one_run(
-    options: Options, seed: int, run_hash_seed: int, run: int, scratch: Scratch
+    options: Options, seed: int, run_hash_seed: int, run: int, scratch: Scratch, marker: str
 ) -> Outcome:
     command = _command(options, seed, run_hash_seed)
     total = options.runs
@@ -127,7 +124,7 @@ def _one_run(
     start = time.perf_counter()
     try:
         stdout, stderr, status = execute(
-            command, environment(options, seed, run_hash_seed), options.timeout
+            command, environment(options, seed, run_hash_seed, marker), options.timeout
         )
     except RunTimeoutError:
         raise RunTimeoutError(

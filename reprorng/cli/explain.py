@@ -45,7 +45,8 @@ def where_runs_part(
                 flush=True,
             )
             try:
-                execute(command, environment(options, seed, run_hash_seed), options.timeout)
+                marked = environment(options, seed, run_hash_seed, aside.marker)
+                execute(command, marked, options.timeout)
             except RunTimeoutError:
                 return None, [], f"traced run {run} did not finish within --timeout"
             finally:

@@ -73,6 +73,8 @@ class Options:
     explain: bool = True
     #: ``reprorng trace``: where the trace is written.
     trace_out: str | None = None
+    #: ``reprorng trace --force``: ``trace_out`` may be a file that is not a trace.
+    force: bool = False
     target: Target = field(default_factory=Target)
 
 

@@ -1,85 +1,156 @@
-"""The ``--compare`` paths of ``reprorng check``: each run starts without them.
+"""The paths ``reprorng check`` and ``trace`` write to, and the files they must never touch.
 
 A file left over from an earlier run, or from the run before, would be
-compared as if the program had written it. So check moves the paths that
-exist aside before the first run, removes what each run wrote once it is
-recorded, and puts the originals back at the end: check leaves them as it
-found them. Run 1's files are copied into a scratch folder, to be read as
-numbers if a later run differs.
+compared as if the program had written it. So check moves the ``--compare``
+paths that exist into safekeeping (:mod:`reprorng.cli.safekeeping`) before
+the first run, removes what each run wrote once it is recorded, and puts the
+originals back at the end, once every process of the run has ended: check
+leaves them as it found them. Run 1's files are copied into a scratch folder,
+to be read as numbers if a later run differs.
+
+Neither command will write over the program, or a module it imports from its
+own folder: :func:`program_files` names them.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import os
-import secrets
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from reprorng.cli.options import UsageError
+from reprorng.cli import safekeeping
+from reprorng.cli.options import Target, UsageError
+from reprorng.cli.process import end_run, shielded
+from reprorng.cli.safekeeping import STORE, Journal, located, overlapping
 
-__all__ = ["Aside", "Scratch"]
+__all__ = ["Aside", "Scratch", "program_files"]
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+def _imported(source: Path) -> set[str]:
+    """The top-level names a Python file imports (absolute imports), read without running it."""
+    try:
+        tree = ast.parse(source.read_bytes(), filename=str(source))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def program_files(target: Target) -> list[Path]:
+    """The program's file and the modules it imports from its own folder, resolved."""
+    if target.script is not None:
+        program = Path(target.script).resolve()
+    elif target.module is not None:
+        import importlib.util
+
+        with contextlib.suppress(ImportError, ValueError):
+            spec = importlib.util.find_spec(target.module)
+            if spec is not None and spec.origin and os.path.isfile(spec.origin):
+                origin = Path(spec.origin).resolve()
+                return [origin.parent if origin.name == "__init__.py" else origin]
+        return []
+    else:
+        return []
+    found = [program]
+    for name in sorted(_imported(program)):
+        for candidate in (program.parent / f"{name}.py", program.parent / name):
+            if candidate.exists():
+                found.append(candidate.resolve())
+    return found
 
 
 class Aside:
-    """The ``--compare`` paths, moved aside while check runs the program, then put back."""
+    """The ``--compare`` paths, kept safe while check runs the program, then put back."""
 
-    def __init__(self, paths: Sequence[str], program: Path | None) -> None:
+    def __init__(self, paths: Sequence[str], protected: Sequence[Path]) -> None:
         here = Path.cwd().resolve()
+        self._texts = list(paths)
         self._paths: list[Path] = []
         for text in paths:
-            path = Path(text)
-            resolved = path.resolve()
-            if resolved == here or resolved in here.parents:
+            path = located(text)
+            if path == here or path in here.parents:
                 raise UsageError(
                     f"--compare {text}: it holds the current folder; compare the "
                     "folders or files the program writes"
                 )
-            if program is not None and (resolved == program or resolved in program.parents):
-                raise UsageError(f"--compare {text}: it holds the program, {program}")
+            for kept in protected:
+                if path == kept or path in kept.parents:
+                    raise UsageError(f"--compare {text}: it holds the program's own {kept}")
+            store = safekeeping.anchor(path) / STORE
+            if overlapping(path, store):
+                raise UsageError(f"--compare {text}: it is check's safekeeping folder, {store}")
             self._paths.append(path)
-        self._moved: list[tuple[Path, Path]] = []
+        self.marker = safekeeping.new_marker()
+        self._journals: list[Journal] = []
+        self._registered: safekeeping.Registered | None = None
         self._entered = False
 
     def __enter__(self) -> Aside:
+        roots: dict[Path, list[Path]] = {}
+        for path in self._paths:
+            roots.setdefault(safekeeping.anchor(path), []).append(path)
+        here = Path.cwd().resolve()
         try:
-            for path in self._paths:
-                if path.exists() or path.is_symlink():
-                    aside = path.with_name(f".{path.name}.reprorng-check-{secrets.token_hex(4)}")
-                    try:
-                        os.rename(path, aside)
-                    except OSError as error:
-                        message = f"--compare {path}: cannot move it aside: {error}"
-                        raise UsageError(message) from None
-                    self._moved.append((path, aside))
+            self._registered = safekeeping.register(
+                self.marker, self._paths, [here, *roots], end_run
+            )
+            with shielded():
+                for root, paths in roots.items():
+                    journal = Journal.begin(root, self.marker, paths)
+                    self._journals.append(journal)
+                    journal.move_aside()
+        except OSError as error:
+            self._put_back()
+            raise UsageError(
+                f"cannot keep the --compare paths safe, so nothing ran: {error}"
+            ) from None
         except BaseException:
-            self._move_back()  # nothing was run: only what was moved goes back
+            self._put_back()  # nothing was run: only what was moved goes back
             raise
         self._entered = True
         return self
 
     def clear(self) -> None:
         """Remove what a run wrote at the paths, once it is recorded."""
-        if self._entered:  # every original is aside: whatever is there, a run wrote
+        if self._entered:  # every original is kept: whatever is there, a run wrote
             for path in self._paths:
-                _remove(path)
+                safekeeping.remove(path)
 
-    def __exit__(self, *exc: object) -> None:
-        self.clear()
-        self._move_back()
+    def __exit__(self, kind: object, *rest: object) -> None:
+        with shielded():
+            end_run(self.marker)  # nothing of the runs is left to write over the originals
+            failed = self._put_back()
+        if failed and kind is None:
+            raise UsageError("; ".join(failed))
 
-    def _move_back(self) -> None:
-        while self._moved:
-            path, aside = self._moved.pop()
-            os.rename(aside, path)
+    def _put_back(self) -> list[str]:
+        failed: list[str] = []
+        for journal in self._journals:
+            lost = journal.put_back(self._clear_one)
+            if lost:
+                os.close(journal.descriptor)  # the journal stays: the next check puts them back
+                failed.extend(lost)
+            else:
+                journal.end()
+        self._journals = []
+        if self._registered is not None:
+            self._registered.end()
+            self._registered = None
+        for line in failed:
+            safekeeping.say(line)
+        return failed
+
+    def _clear_one(self, path: Path) -> None:
+        if self._entered:
+            safekeeping.remove(path)
 
 
 class Scratch:

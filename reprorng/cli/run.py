@@ -113,7 +113,7 @@ def _command(options: Options) -> list[str]:
     """``run``, or ``trace --out FILE``."""
     if options.trace_out is None:
         return ["run"]
-    return ["trace", "--out", options.trace_out]
+    return ["trace", *(["--force"] if options.force else []), "--out", options.trace_out]
 
 
 def _run_script(script: str, args: list[str]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from reprorng import _stack
 from reprorng.trace._diff import CAUSES, Divergence, first_divergence, report_lines
-from reprorng.trace._file import TraceError, load, save
+from reprorng.trace._file import TraceError, is_trace, load, save
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
 
@@ -33,6 +33,7 @@ __all__ = [
     "Trace",
     "TraceError",
     "first_divergence",
+    "is_trace",
     "load",
     "report_lines",
     "save",

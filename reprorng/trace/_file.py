@@ -102,3 +102,13 @@ def load(path: str | os.PathLike[str]) -> Trace:
             f"{os.fspath(path)}: cut short: {len(events)} of {header['events']} events"
         )
     return Trace(header["meta"], events)
+
+
+def is_trace(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` starts as a trace file does (its header alone is read)."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as source:
+            _header(source.readline(2**20))
+    except (TraceError, OSError, EOFError, zlib.error, UnicodeDecodeError, RecursionError):
+        return False
+    return True
