@@ -20,36 +20,36 @@ def _facts(meta: dict[str, Any]) -> dict[str, str]:
 
 
 def diff(first: str, second: str, *, as_json: bool = False) -> int:
-    from reprorng.trace import TraceError, first_divergence, load
+    from reprorng.trace import TraceError, compare_files, printable
 
     try:
-        a, b = load(first), load(second)
+        compared = compare_files(first, second)
     except TraceError as error:
-        print(f"reprorng diff: {error}", file=sys.stderr)
+        print(printable(f"reprorng diff: {error}"), file=sys.stderr)
         return 2
-    mine, theirs = _facts(a.meta), _facts(b.meta)
+    mine, theirs = (_facts(meta) for meta in compared.meta)
     facts = {
         key: [mine.get(key), theirs.get(key)]
         for key in sorted(mine.keys() | theirs.keys())
         if mine.get(key) != theirs.get(key)
     }
-    divergence = first_divergence(a, b)
+    divergence = compared.divergence
     if as_json:
         report = {
             "same": divergence is None,
-            "events": [len(a.events), len(b.events)],
+            "events": list(compared.events),
             "facts that differ": facts,
             "divergence": None if divergence is None else divergence.as_json(),
         }
         print(json.dumps(report, indent=2))
     else:
         verdict = "the same" if divergence is None else "they part"
-        print(
-            f"reprorng diff: {first} ({len(a.events)} events) and {second} "
-            f"({len(b.events)} events): {verdict}"
-        )
-        for key, (one, other) in facts.items():
-            print(f"  {key}: {one} / {other}")
+        lines = [
+            f"reprorng diff: {first} ({compared.events[0]} events) and {second} "
+            f"({compared.events[1]} events): {verdict}",
+            *(f"  {key}: {one} / {other}" for key, (one, other) in facts.items()),
+        ]
+        print("\n".join(printable(line) for line in lines))
         if divergence is not None:
             for line in divergence.lines():
                 print(f"  {line}")

@@ -27,13 +27,13 @@ def where_runs_part(
     options: Options, seed: int, cause: str | None, aside: Aside
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str | None]:
     """The first divergence as JSON (or ``None``), the candidates, and why nothing was traced."""
-    from reprorng.trace import TraceError, first_divergence, load
+    from reprorng.trace import TraceError, compare_files
 
     if options.target.command:
         return None, [], "a command after -- cannot be traced; give a Python script or -m MODULE"
     base = hash_seed(seed)
     same_hash_seed = options.same_hash_seed or cause != "hash seed"
-    traces = []
+    traces: list[str] = []
     with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
         for run in (1, 2):
             run_hash_seed = base if same_hash_seed else (base + run - 1) % 2**32
@@ -51,11 +51,13 @@ def where_runs_part(
                 return None, [], f"traced run {run} did not finish within --timeout"
             finally:
                 aside.clear()
-            try:
-                traces.append(load(out))
-            except TraceError as error:
-                return None, [], f"traced run {run} left no trace: {error}"
-    divergence = first_divergence(traces[0], traces[1], hash_seed=cause == "hash seed")
+            traces.append(out)
+        try:
+            compared = compare_files(*traces, hash_seed=cause == "hash seed")
+        except TraceError as error:
+            run = 1 if str(error).startswith(traces[0]) else 2
+            return None, [], f"traced run {run} left no trace: {error}"
+    divergence = compared.divergence
     if divergence is None:
         return None, [], "the traced runs did not part: nothing traced differed"
     return divergence.as_json(), divergence.others_json(), None

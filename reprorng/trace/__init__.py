@@ -20,21 +20,24 @@ from contextlib import contextmanager
 from typing import Any
 
 from reprorng import _stack
-from reprorng.trace._diff import CAUSES, Divergence, first_divergence, report_lines
-from reprorng.trace._file import TraceError, is_trace, load, save
+from reprorng.trace._diff import CAUSES, Divergence, first_divergence, printable, report_lines
+from reprorng.trace._file import Compared, TraceError, compare_files, is_trace, load, save
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
 
 __all__ = [
     "CAUSES",
+    "Compared",
     "Divergence",
     "Event",
     "Recorder",
     "Trace",
     "TraceError",
+    "compare_files",
     "first_divergence",
     "is_trace",
     "load",
+    "printable",
     "report_lines",
     "save",
     "tracing",

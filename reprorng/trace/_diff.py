@@ -18,13 +18,21 @@ cause:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reprorng.trace._columns import Columns, differing_reads, first_step_apart, where
 from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
 
-__all__ = ["CAUSES", "Divergence", "first_divergence", "report_lines"]
+__all__ = [
+    "CAUSES",
+    "Divergence",
+    "divergence_between",
+    "first_divergence",
+    "printable",
+    "report_lines",
+]
 
 #: Each cause, and what to do about it.
 CAUSES: dict[str, str] = {
@@ -70,83 +78,48 @@ def _event_json(event: Event) -> dict[str, Any]:
 
 
 def report_lines(divergence: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:
-    """A divergence and the candidates before it (as JSON) in the words of every report."""
+    """A divergence and the candidates before it (as JSON) in the words of every report.
+
+    What a trace says is shown, never obeyed: control characters are escaped.
+    """
     found = [
         f"first divergence: {_shown(divergence)}: {divergence['event']} — {divergence['detail']}"
     ]
     found.extend(f"  also read entropy before it: {_shown(o)}: {o['event']}" for o in others)
-    return found
+    return [printable(line) for line in found]
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, format or unpaired surrogate character escaped.
+
+    A trace from elsewhere may hold terminal escape sequences, or a newline
+    that would forge a line of the report: each shows as ``\\x1b``, ``\\n``...
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char.isprintable() or char == " "
+        else char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for char in text
+    )
 
 
 def _shown(where: dict[str, Any]) -> str:
     return f"{where['file']}:{where['line']} in {where['function']}"
 
 
-def _threads(events: Sequence[Event]) -> dict[str, list[tuple[int, Event]]]:
-    by_thread: dict[str, list[tuple[int, Event]]] = {}
-    for position, event in enumerate(events):
-        by_thread.setdefault(event.thread, []).append((position, event))
-    return by_thread
-
-
-def _where(event: Event) -> tuple[str, str, int, str]:
-    """What must match for two events to be the same step: kind, name and place."""
-    file = event.file.replace("\\", "/").rpartition("/")[2]
-    return event.kind, event.name, event.line, f"{file}:{event.function}"
-
-
-def _same(mine: Event, theirs: Event) -> bool:
-    if mine.kind == "op":
-        return (mine.inputs, mine.rng, mine.outputs) == (theirs.inputs, theirs.rng, theirs.outputs)
-    return mine.value == theirs.value
-
-
 @dataclass
 class _Part:
-    """The first step where one thread's events differ."""
+    """The first step where the runs differ, and each run's event there."""
 
     position: int
     mine: Event | None
     theirs: Event | None
 
 
-def _first_part(mine: list[tuple[int, Event]], theirs: list[tuple[int, Event]]) -> _Part | None:
-    """The first operator or seeding call of a thread that differs between the runs."""
-    mine = [step for step in mine if step[1].kind != "entropy"]
-    theirs = [step for step in theirs if step[1].kind != "entropy"]
-    for index in range(max(len(mine), len(theirs))):
-        a = mine[index] if index < len(mine) else None
-        b = theirs[index] if index < len(theirs) else None
-        if a is None or b is None:
-            position = a[0] if a is not None else mine[-1][0] + 1 if mine else 0
-            return _Part(position, a and a[1], b and b[1])
-        if _where(a[1]) != _where(b[1]) or not _same(a[1], b[1]):
-            return _Part(a[0], a[1], b[1])
-    return None
-
-
-def _differing_reads(a: Trace, b: Trace) -> list[tuple[int, Event]]:
-    """Entropy reads of the first run that read something else (or nothing) in the second.
-
-    The n-th read at a place in one run is matched with the n-th at that place
-    in the other, so reads that only one run makes (a cache filled once) do not
-    shift the rest.
-    """
-    theirs: dict[tuple[str, str, tuple[str, str, int, str]], list[str]] = {}
-    for event in b.events:
-        if event.kind == "entropy":
-            theirs.setdefault((event.thread, event.name, _where(event)), []).append(event.value)
-    seen: dict[tuple[str, str, tuple[str, str, int, str]], int] = {}
-    differing = []
-    for position, event in enumerate(a.events):
-        if event.kind != "entropy":
-            continue
-        key = (event.thread, event.name, _where(event))
-        count = seen[key] = seen.get(key, -1) + 1
-        values = theirs.get(key, [])
-        if count >= len(values) or values[count] != event.value:
-            differing.append((position, event))
-    return differing
+#: At most this many candidates are read back and reported.
+MOST_CANDIDATES = 1000
 
 
 def first_divergence(a: Trace, b: Trace, *, hash_seed: bool = False) -> Divergence | None:
@@ -154,32 +127,46 @@ def first_divergence(a: Trace, b: Trace, *, hash_seed: bool = False) -> Divergen
 
     ``hash_seed``: the runs are known to agree once ``PYTHONHASHSEED`` is fixed.
     """
-    parts: list[_Part] = []
-    theirs = _threads(b.events)
-    for thread, mine in _threads(a.events).items():
-        part = _first_part(mine, theirs.pop(thread, []))
-        if part is not None:
-            parts.append(part)
-    for events in theirs.values():  # threads that only the second run had
-        part = _first_part([], events)
-        if part is not None:
-            parts.append(_Part(len(a.events), None, part.theirs))
-    reads = _differing_reads(a, b)
-    if not parts:
-        if not reads:
+    return divergence_between(
+        Columns(a.events),
+        Columns(b.events),
+        lambda positions: [a.events[p] for p in positions],
+        lambda positions: [b.events[p] for p in positions],
+        hash_seed,
+    )
+
+
+def divergence_between(
+    a: Columns,
+    b: Columns,
+    mine: Callable[[list[int]], list[Event]],
+    theirs: Callable[[list[int]], list[Event]],
+    hash_seed: bool = False,
+) -> Divergence | None:
+    """The first divergence, from two traces' columns; ``mine``/``theirs`` read events back."""
+    apart = first_step_apart(a, b)
+    reads = differing_reads(a, b)
+    if apart is None:
+        if len(reads) == 0:
             return None
-        read = [event for _position, event in reads]
+        read = mine(reads[:MOST_CANDIDATES].tolist())
         return Divergence(read[0], "entropy", CAUSES["entropy"], None, read)
-    part = min(parts, key=lambda part: part.position)
-    before = [event for position, event in reads if position < part.position]
-    return _explain(part, before, hash_seed)
+    before = reads[reads < apart.position][:MOST_CANDIDATES].tolist()
+    wanted = before if apart.mine is None else [*before, apart.mine]
+    found = mine(wanted)
+    part = _Part(
+        apart.position,
+        None if apart.mine is None else found[-1],
+        None if apart.theirs is None else theirs([apart.theirs])[0],
+    )
+    return _explain(part, found[: len(before)], hash_seed)
 
 
 def _kernel(mine: Event, theirs: Event) -> bool:
     """Whether one operator got the same inputs and generator state in both runs."""
     same_inputs = (mine.inputs, mine.rng) == (theirs.inputs, theirs.rng)
     trusted = READS_UNWRITTEN not in mine.note  # memory no operator wrote may hold anything
-    return mine.kind == "op" and _where(mine) == _where(theirs) and same_inputs and trusted
+    return mine.kind == "op" and where(mine) == where(theirs) and same_inputs and trusted
 
 
 def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
@@ -192,7 +179,7 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
     if before:
         detail = f"{CAUSES['entropy']}; the runs part after it, at {shown.place()}: {shown.name}"
         return Divergence(before[0], "entropy", detail, shown, before)
-    if mine is not None and theirs is not None and _where(mine) == _where(theirs):
+    if mine is not None and theirs is not None and where(mine) == where(theirs):
         if mine.kind == "seed":
             detail = f"got {mine.value} in one run, {theirs.value} in the other: {CAUSES['seed']}"
             return Divergence(mine, "seed", detail, mine, before)

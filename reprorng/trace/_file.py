@@ -13,12 +13,26 @@ import gzip
 import json
 import os
 import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprorng.trace._columns import Columns
+from reprorng.trace._diff import Divergence, divergence_between, printable
 from reprorng.trace._record import KINDS, Event, Trace
 
-__all__ = ["FIELDS", "FORMAT", "VERSION", "TraceError", "load", "save"]
+__all__ = [
+    "FIELDS",
+    "FORMAT",
+    "VERSION",
+    "Compared",
+    "TraceError",
+    "compare_files",
+    "is_trace",
+    "load",
+    "save",
+]
 
 FORMAT = "reprorng-trace"
 VERSION = 1
@@ -54,61 +68,191 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     os.replace(partial, target)
 
 
-def _event(number: int, line: str) -> Event:
+#: The longest line a trace may have, in characters, and the most events it may hold.
+MOST_CHARACTERS = 1 << 20
+MOST_EVENTS = 1_000_000
+#: The facts in a header, and the field of an event, that are not text.
+_FACTS = (str, int, float, bool, type(None))
+
+
+def _json(line: str, what: str) -> Any:
+    if len(line) > MOST_CHARACTERS:
+        raise TraceError(f"{what} is longer than {MOST_CHARACTERS} characters")
     try:
-        fields = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise TraceError(f"event {number} is not JSON ({error.msg})") from None
-    if not isinstance(fields, list) or len(fields) != len(FIELDS):
+        return json.loads(line)
+    except (ValueError, RecursionError) as error:  # bad JSON, too deep, a number too long
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
+        raise TraceError(f"{what} is not JSON that a trace holds ({reason})") from None
+
+
+#: Each field's type, in order.
+_TYPES = tuple(int if name == "line" else str for name in FIELDS)
+
+
+def _event(number: int, line: str) -> Event:
+    fields = _json(line, f"event {number}")
+    if type(fields) is not list or len(fields) != len(FIELDS):
         raise TraceError(f"event {number} is not a list of {len(FIELDS)} fields")
-    for name, value in zip(FIELDS, fields, strict=True):
-        wanted = int if name == "line" else str
-        if type(value) is not wanted:
-            raise TraceError(f"event {number}: {name} is not {wanted.__name__}")
+    if tuple(map(type, fields)) != _TYPES:
+        name, wanted = next(
+            (name, wanted)
+            for name, wanted, value in zip(FIELDS, _TYPES, fields, strict=True)
+            if type(value) is not wanted
+        )
+        raise TraceError(f"event {number}: {name} is not {wanted.__name__}")
+    if not 0 <= fields[3] < 2**31:
+        raise TraceError(f"event {number}: line is not a line number")
     if fields[0] not in KINDS:
-        raise TraceError(f"event {number}: unknown kind {fields[0]!r}")
+        raise TraceError(f"event {number}: unknown kind {printable(fields[0])[:40]!r}")
+    if "\\ud" in line.lower() and not all(map(_text, fields)):
+        raise TraceError(f"event {number}: text that is not Unicode (a lone surrogate)")
     return Event(*fields)
 
 
-def _header(line: str) -> dict[str, Any]:
+def _text(value: object) -> bool:
+    """Whether a field is text that can be written out: no lone surrogate in it."""
+    if not isinstance(value, str):
+        return True
     try:
-        header = json.loads(line)
-    except json.JSONDecodeError:
-        header = None
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _header(line: str) -> dict[str, Any]:
+    header = _json(line, "the header") if line.lstrip().startswith("{") else None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise TraceError("not a reprorng trace")
     if header.get("version") != VERSION:
+        version = header.get("version")
+        shown = repr(version) if isinstance(version, (int, str)) else type(version).__name__
         raise TraceError(
-            f"trace format version {header.get('version')!r}; this reprorng reads version {VERSION}"
+            f"trace format version {shown[:40]}; this reprorng reads version {VERSION}"
         )
     if type(header.get("events")) is not int or not isinstance(header.get("meta"), dict):
         raise TraceError("the header has no event count or facts")
+    for key, value in header["meta"].items():
+        if not _fact(value):
+            raise TraceError(f"the fact {printable(key)!r} is not text, a number or a list of them")
+    if not isinstance(header["meta"].get("versions", {}), dict):
+        raise TraceError("the fact 'versions' is not a table of names and versions")
     return header
+
+
+def _fact(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and isinstance(v, _FACTS) for key, v in value.items())
+    if isinstance(value, list):
+        return all(isinstance(each, _FACTS) for each in value)
+    return isinstance(value, _FACTS)
+
+
+_UNREADABLE = (TraceError, OSError, EOFError, zlib.error, UnicodeDecodeError)
+
+
+class _Reader:
+    """A trace file read line by line: its header, then its events, checked as they come."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+
+    def __enter__(self) -> _Reader:
+        try:
+            self._source = gzip.open(self.path, "rt", encoding="utf-8")
+        except OSError as error:
+            raise self._error(error) from None
+        try:
+            self.header = _header(self._line())
+        except _UNREADABLE as error:
+            self._source.close()
+            raise self._error(error) from None
+        except BaseException:
+            self._source.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._source.close()
+
+    def _line(self) -> str:
+        return self._source.readline(MOST_CHARACTERS + 1)
+
+    def _error(self, error: Exception) -> TraceError:
+        if isinstance(error, TraceError):
+            return TraceError(f"{self.path}: {error}")
+        reason = str(error) or type(error).__name__
+        return TraceError(f"{self.path}: not a readable trace ({reason})")
+
+    def events(self) -> Iterator[Event]:
+        """Each event in order; :class:`TraceError` for a bad one, too many, or too few."""
+        count = 0
+        try:
+            while line := self._line():
+                count += 1
+                if count > min(self.header["events"], MOST_EVENTS):
+                    raise TraceError(
+                        f"more events than the header's {self.header['events']}"
+                        if count > self.header["events"]
+                        else f"more than {MOST_EVENTS} events, the most a trace may hold"
+                    )
+                yield _event(count, line)
+        except _UNREADABLE as error:
+            raise self._error(error) from None
+        if count != self.header["events"]:
+            raise TraceError(f"{self.path}: cut short: {count} of {self.header['events']} events")
 
 
 def load(path: str | os.PathLike[str]) -> Trace:
     """Read a trace; :class:`TraceError` (a ``ValueError``) if it is not one, in one line."""
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as source:
-            header = _header(source.readline())
-            events = [_event(number, line) for number, line in enumerate(source, 1)]
-    except TraceError as error:
-        raise TraceError(f"{os.fspath(path)}: {error}") from None
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
-        reason = str(error) or type(error).__name__
-        raise TraceError(f"{os.fspath(path)}: not a readable trace ({reason})") from None
-    if len(events) != header["events"]:
-        raise TraceError(
-            f"{os.fspath(path)}: cut short: {len(events)} of {header['events']} events"
-        )
-    return Trace(header["meta"], events)
+    with _Reader(path) as reader:
+        return Trace(reader.header["meta"], list(reader.events()))
+
+
+def _events_at(path: str | os.PathLike[str], positions: Sequence[int]) -> list[Event]:
+    """The events at ``positions`` (0 is the first), read in one pass."""
+    wanted = set(positions)
+    with _Reader(path) as reader:
+        found = {n: event for n, event in enumerate(reader.events()) if n in wanted}
+    return [found[position] for position in positions]
+
+
+@dataclass
+class Compared:
+    """Two trace files compared: each one's facts and number of events, and the divergence."""
+
+    meta: tuple[dict[str, Any], dict[str, Any]]
+    events: tuple[int, int]
+    divergence: Divergence | None
+
+
+def compare_files(
+    first: str | os.PathLike[str], second: str | os.PathLike[str], *, hash_seed: bool = False
+) -> Compared:
+    """Two trace files' first divergence, read as streams: memory does not grow with their length.
+
+    Each file is read once whole, as hashes (:class:`Columns`), and once more
+    for the few events the report names.
+    """
+    meta, columns = [], []
+    for path in (first, second):
+        with _Reader(path) as reader:
+            columns.append(Columns(reader.events()))
+            meta.append(reader.header["meta"])
+    divergence = divergence_between(
+        columns[0],
+        columns[1],
+        lambda positions: _events_at(first, positions),
+        lambda positions: _events_at(second, positions),
+        hash_seed,
+    )
+    return Compared((meta[0], meta[1]), (len(columns[0]), len(columns[1])), divergence)
 
 
 def is_trace(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` starts as a trace file does (its header alone is read)."""
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as source:
-            _header(source.readline(2**20))
-    except (TraceError, OSError, EOFError, zlib.error, UnicodeDecodeError, RecursionError):
+        with _Reader(path):
+            return True
+    except TraceError:
         return False
-    return True
