@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import math
 import random
 import time
 
+import attrs
 import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reprorng import assert_reproducible
-from reprorng._assert import first_difference
+from reprorng import assert_reproducible, fixed_rng
+from reprorng._results import first_difference
 
 from .helpers import global_states
 
@@ -164,3 +167,153 @@ def test_shapes_types_and_keys_are_compared():
     assert "int against float" in str(first_difference(1, 1.0))
     assert "keys" in str(first_difference({"a": 1}, {"b": 1}))
     assert "2 items against 3" in str(first_difference([1, 2], [1, 2, 3]))
+
+
+# -- results of every shape: compared by structure, refused by name when they cannot be -----
+
+
+@dataclasses.dataclass
+class Result:
+    loss: float
+    weights: torch.Tensor
+
+
+Point = collections.namedtuple("Point", ["x", "y"])
+
+
+@attrs.define
+class Logged:
+    step: int
+    values: list[float]
+
+
+class Plain:
+    def __init__(self, value: list[float]) -> None:
+        self.value = value
+
+
+def made_fresh():
+    """The same values each run, in new objects (NaNs included), of every kind users return."""
+    return {
+        "dataclass": Result(float("nan"), torch.rand(2)),
+        "module": torch.nn.Linear(2, 2),
+        "set": {float("nan"), random.random(), "a"},
+        "object array": np.array([float("nan"), "x", None, random.random()], dtype=object),
+        "named tuple": Point(float("nan"), random.random()),
+        "attrs": Logged(3, [float("nan"), random.random()]),
+        "plain object": Plain([float("nan"), random.random()]),
+        "torch generator": torch.Generator().manual_seed(int(torch.randint(2**31, (1,)))),
+        "numpy generator": np.random.default_rng(int(np.random.randint(2**31))),
+        "random.Random": random.Random(random.random()),
+        "sparse COO": torch.rand(3, 3).to_sparse(),
+        "sparse CSR": torch.rand(3, 3).to_sparse_csr(),
+        "sparse CSC": torch.rand(3, 3).to_sparse_csc(),
+        "nested": torch.nested.nested_tensor([torch.rand(2), torch.rand(3)]),
+        "meta": torch.empty(3, device="meta"),
+        "quantized": torch.quantize_per_tensor(torch.rand(3), 0.1, 2, torch.quint8),
+    }
+
+
+KINDS = [
+    "dataclass",
+    "module",
+    "set",
+    "object array",
+    "named tuple",
+    "attrs",
+    "plain object",
+    "torch generator",
+    "numpy generator",
+    "random.Random",
+    "sparse COO",
+    "sparse CSR",
+    "sparse CSC",
+    "nested",
+    "meta",
+    "quantized",
+]
+prototype_layouts = [
+    pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors"),
+    pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta"),
+    pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor"),
+]
+
+
+pytestmark = prototype_layouts
+
+
+def test_every_kind_is_made():
+    assert list(made_fresh()) == KINDS
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_results_of_every_kind_made_the_same_way_are_reproducible(kind):
+    assert_reproducible(lambda: made_fresh()[kind], seed=4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_results_of_every_kind_that_differ_are_found(kind):
+    with fixed_rng(1):
+        first = made_fresh()[kind]
+    with fixed_rng(2):
+        second = made_fresh()[kind]
+    if kind in ("meta",):
+        assert first_difference(first, second) is None  # nothing but dtype and shape
+        return
+    found = first_difference(first, second)
+    assert found is not None, kind
+
+
+def test_where_a_structure_differs_is_named_by_its_fields():
+    found = first_difference(
+        Point(1.0, Result(0.0, torch.zeros(1))), Point(1.0, Result(-0.0, torch.zeros(1)))
+    )
+    assert found == "result.y.loss: 0.0 against -0.0"
+    layer = torch.nn.Linear(2, 2)
+    other = torch.nn.Linear(2, 2)
+    other.load_state_dict(layer.state_dict())
+    with torch.no_grad():
+        other.bias[1] += 1
+    assert str(first_difference(layer, other)).startswith(
+        "result (its state)['bias']: flattened element 1"
+    )
+    values = torch.tensor([[0.0, 1.0], [2.0, 0.0]])
+    changed = values.clone()
+    changed[1, 0] = 3.0
+    assert str(first_difference(values.to_sparse(), changed.to_sparse())).startswith(
+        "result.values:"
+    )
+    assert "one set" not in str(first_difference({1.0}, {1.0}))
+    assert first_difference({0.0}, {-0.0}) == "result: 0.0 is in the first only"
+
+
+def test_a_result_that_holds_itself_is_compared_without_end():
+    mine: list[object] = [1.0]
+    mine.append(mine)
+    theirs: list[object] = [1.0]
+    theirs.append(theirs)
+    assert first_difference(mine, theirs) is None
+
+
+def lazily():
+    yield random.random()
+
+
+class Opaque:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 1
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [
+        (lazily, "builtins.generator"),
+        (Opaque, "Opaque"),
+        (lambda: torch.rand(2).to_mkldnn(), "Tensor"),
+    ],
+)
+def test_a_result_that_cannot_be_compared_is_refused_naming_its_type(fn, name):
+    with pytest.raises(TypeError, match=rf"cannot compare results of type \S*{name}"):
+        assert_reproducible(fn)

@@ -213,3 +213,39 @@ def test_a_compare_path_that_cannot_be_moved_aside_is_a_usage_error(tmp_path, mo
         "registry",
         "second.txt",
     ]
+
+
+ALTERNATES = """
+    import os
+    import numpy as np
+
+    n = int(open("count").read()) if os.path.exists("count") else 0
+    open("count", "w").write(str(n + 1))
+    values = np.array([1.0, {first}, 2.0])
+    if n % 2:
+        values[1] = {second}
+    np.save("out.npy", values)
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "what"),
+    [
+        ("0.0", "-0.0", "0.0 against -0.0 (the sign of a zero)"),
+        (
+            "float('nan')",
+            "np.array([0x7FF8000000000001]).view(np.float64)[0]",
+            "(a NaN's payload)",
+        ),
+    ],
+    ids=["signed zero", "NaN payload"],
+)
+def test_equal_numbers_with_other_bits_are_named_as_such(tmp_path, first, second, what):
+    name = script(tmp_path, "prog.py", ALTERNATES.format(first=first, second=second))
+    status, report = check_json(tmp_path, "--no-explain", "--compare", "out.npy", name)
+    assert status == 1
+    (difference,) = report["differences"]
+    assert difference["detail"].startswith(
+        "array: equal as numbers, different bits: element [1] is"
+    )
+    assert difference["detail"].endswith(what)

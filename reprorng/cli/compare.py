@@ -109,7 +109,7 @@ def _first_difference(first: Any, second: Any) -> str:
         same |= numpy.isnan(first) & numpy.isnan(second)
     unequal = numpy.argwhere(~same)
     if len(unequal) == 0:
-        return "same numbers, different bytes (file metadata)"
+        return _bits_only(first, second)
     index = tuple(int(i) for i in unequal[0])
     where = f"[{', '.join(map(str, index))}]" if index else ""
     mine, theirs = first[index].item(), second[index].item()
@@ -118,6 +118,28 @@ def _first_difference(first: Any, second: Any) -> str:
         gap = numpy.max(numpy.abs(first.astype(float) - second.astype(float)))
         detail += f" ({len(unequal)} elements differ, largest difference {gap:.3g})"
     return detail
+
+
+def _bits_only(first: Any, second: Any) -> str:
+    """Equal numbers with other bits: a zero's sign or a NaN's payload; else the file's header."""
+    from reprorng._results import bits_difference
+
+    found = bits_difference(first.reshape(-1), second.reshape(-1))
+    if found is None:
+        return "same numbers, same bits: the files differ elsewhere (their headers or metadata)"
+    index, mine, theirs = found
+    where = f"[{', '.join(map(str, _index(first.shape, index)))}]" if first.ndim else ""
+    what = "a NaN's payload" if mine != mine else "the sign of a zero"
+    return (
+        f"equal as numbers, different bits: element {where or '(scalar)'} is {mine!r} against "
+        f"{theirs!r} ({what})"
+    )
+
+
+def _index(shape: tuple[int, ...], flat: int) -> tuple[int, ...]:
+    import numpy
+
+    return tuple(int(i) for i in numpy.unravel_index(flat, shape))
 
 
 def _compare_files(
