@@ -38,7 +38,10 @@ def seed_everything(
     every initialised accelerator, sources added by packages (not those
     switched off with :func:`reprorng.exclude`) and registered generator
     objects are seeded as a block seeds them; numpy or torch imported later
-    are seeded with it as they are imported. Nothing is put back afterwards.
+    are seeded with it as they are imported. Nothing is put back afterwards:
+    called inside a block, the seeding outlasts the block; called while
+    another thread is inside a block, it waits for that block to close, as a
+    block would.
 
     ``seed=None`` means ``$REPRORNG_SEED`` if set, else a fresh seed, as for
     blocks. The seed is exported as ``$REPRORNG_SEED`` (so a second call
@@ -54,10 +57,19 @@ def seed_everything(
         if not isinstance(value, bool):
             raise TypeError(f"{flag} must be True or False, got {value!r}")
     resolved = resolve_seed(seed)
+    block = fixed_rng(resolved)
     with _stack.exclusive():
-        chosen = _stack.block_sources(fixed_rng(resolved))
+        # Like a block: blocks open in another thread close first.
+        _stack.admit(_stack.Frame(block), block.timeout)
+        chosen = _stack.block_sources(block)
         for source in chosen:
             source.seed(resolved)
+        if _stack.open_frames:
+            # Inside this thread's own blocks: the seeding outlasts them.
+            outermost = _stack.open_frames[0].saved
+            for source in chosen:
+                if source in outermost:
+                    outermost[source] = source.capture()
         _seeded.clear()
         _seeded.update(chosen)
         _last[:] = [resolved]

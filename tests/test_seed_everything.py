@@ -184,3 +184,52 @@ def test_workers_true_gives_every_loader_the_worker_seeding():
 def test_workers_must_be_a_flag():
     result = python("import reprorng; reprorng.seed_everything(1, workers='yes')")
     assert "TypeError: workers must be True or False" in result.stderr
+
+
+def test_it_waits_for_a_block_open_in_another_thread_and_its_seeding_lasts():
+    assert (
+        output(
+            """
+        import random, threading
+        from reprorng import _stack, fixed_rng, seed_everything
+
+        seed_everything(5, verbose=False)
+        after_five = random.random()
+        expected = random.Random(1)
+
+        worker = threading.Thread(target=seed_everything, args=(5,), kwargs={"verbose": False})
+        with fixed_rng(1):
+            first = random.random()
+            worker.start()
+            while _stack.waiting == 0:  # the worker is waiting for this block: an event
+                pass
+            second = random.random()
+        worker.join()
+        print([first, second] == [expected.random(), expected.random()])
+        print(random.random() == after_five)
+        """
+        )
+        == "True\nTrue"
+    )
+
+
+def test_called_inside_a_block_its_seeding_outlasts_the_block():
+    assert (
+        output(
+            """
+        import random
+        import numpy as np
+        import torch
+        from reprorng import fixed_rng, seed_everything
+
+        seed_everything(5, verbose=False)
+        after_five = (random.random(), np.random.random(), torch.rand(1).item())
+        with fixed_rng(1):
+            with fixed_rng(2):
+                seed_everything(5, verbose=False)
+                random.random()
+        print((random.random(), np.random.random(), torch.rand(1).item()) == after_five)
+        """
+        )
+        == "True"
+    )
