@@ -172,7 +172,8 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     def __enter__(self) -> Self:
         frame = Frame(self, self._frames)
         try:
-            frame.caller = sys._getframe(1)
+            caller = frame.caller = sys._getframe(1)
+            frame.entered_at = caller.f_lasti
             self._frames.append(frame)
             enter_frame(frame, open_frames)
         except BaseException:

@@ -10,9 +10,13 @@ first step of calling a helper could be cut too.
 
 from __future__ import annotations
 
+import dis
+import functools
 import logging
+import threading
 import warnings
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from reprorng import _stack
@@ -33,6 +37,7 @@ from reprorng._stack import (
 
 __all__ = [
     "ATTEMPTS",
+    "close_stale",
     "enter_ambient",
     "enter_frame",
     "exit_ambient",
@@ -53,6 +58,8 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("entering block with seed=%d", seed)
     with _stack.lock:
+        if open_frames:
+            close_stale()
         if open_frames or _stack.unwatched:
             admit(frame, block.timeout)
         saved = frame.saved
@@ -81,7 +88,7 @@ def stacked(frame: Frame) -> tuple[list[Frame], list[Frame]] | None:
     return None
 
 
-def leave(frame: Frame) -> bool:
+def leave(frame: Frame, *, sweep: bool = True) -> bool:
     """Close ``frame``; again after a cut, it finishes the job. True if it handed over.
 
     With blocks still open above it, restoring would overwrite their streams:
@@ -90,6 +97,8 @@ def leave(frame: Frame) -> bool:
     """
     handed = False
     with _stack.lock:
+        if sweep and len(open_frames) > 1:
+            close_stale(but=frame)
         # The innermost block, as most often, without the search.
         where = (open_frames, []) if open_frames and open_frames[-1] is frame else stacked(frame)
         if where is not None:
@@ -117,6 +126,53 @@ def leave(frame: Frame) -> bool:
         if _stack.waiting:
             wake()
     return handed
+
+
+@functools.lru_cache(maxsize=256)
+def _with_body(code: CodeType, entered_at: int) -> tuple[int, int] | None:
+    """The span of ``code`` that a ``with`` entered at ``entered_at`` covers; ``None`` if unknown.
+
+    It runs from the first to the last range that the compiler's exception
+    table sends to the statement's clean-up: its body, with whatever is
+    nested in it.
+    """
+    parse = getattr(dis, "_parse_exception_table", None)
+    operation = code.co_code[entered_at] if 0 <= entered_at < len(code.co_code) else -1
+    if parse is None or dis.opname[operation] not in ("BEFORE_WITH", "BEFORE_ASYNC_WITH"):
+        return None
+    table = parse(code)
+    first = min((e for e in table if e.start > entered_at), key=lambda e: e.start, default=None)
+    if first is None:
+        return None
+    return first.start, max(e.end for e in table if e.target == first.target)
+
+
+def _stale(frame: Frame) -> bool:
+    """Whether ``frame``'s ``with`` statement is over (its Python frame is past its body)."""
+    caller = frame.caller
+    if caller is None or frame.entered_at < 0:
+        return False
+    body = _with_body(caller.f_code, frame.entered_at)
+    return body is not None and not body[0] <= caller.f_lasti < body[1]
+
+
+def close_stale(but: Frame | None = None) -> None:
+    """Holding the lock: close this thread's blocks whose ``with`` statement is over.
+
+    Only an interrupt landing as ``__exit__`` starts, before any of its code
+    runs, leaves one open. What it owed is put back now, with a warning.
+    ``but`` is the frame being left, whose ``with`` is over by rights.
+    """
+    me = threading.get_ident()
+    for frame in reversed(open_frames[:]):
+        if frame is not but and frame.thread == me and _stale(frame):
+            leave(frame, sweep=False)
+            warnings.warn(
+                f"{named(frame)} was left open: an interrupt landed as its with statement "
+                "ended. Its generators are put back now",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
 
 def undo(frame: Frame) -> None:

@@ -83,7 +83,7 @@ class Block(Protocol):
 class Frame:
     """One open block: its seed and the state of each source at its entry."""
 
-    __slots__ = ("block", "caller", "owner", "saved", "seed", "switched", "thread")
+    __slots__ = ("block", "caller", "entered_at", "owner", "saved", "seed", "switched", "thread")
 
     def __init__(self, block: Block, owner: list[Frame] | None = None) -> None:
         self.block = block
@@ -96,8 +96,10 @@ class Frame:
         # in the order they were switched.
         self.switched: list[tuple[Any, object]] = []
         self.thread = threading.get_ident()
-        # The Python frame whose ``with`` entered the block, if entered by one.
+        # The Python frame whose ``with`` entered the block, if entered by one,
+        # and the offset of the instruction in it that entered (-1: unknown).
         self.caller: FrameType | None = None
+        self.entered_at = -1
 
 
 # Re-entrant: an import inside a source's code may reach ``_on_import``.

@@ -17,6 +17,7 @@ from typing import Any, Literal, Self
 
 from reprorng import _format, _stack
 from reprorng._block import fixed_rng
+from reprorng._entry import close_stale
 from reprorng._format import FORMAT, FORMAT_VERSION, MAGIC, bad, decode_checked, encode, read
 from reprorng.sources import Source, known_sources
 from reprorng.sources.base import ObjectSource, same_state
@@ -326,6 +327,8 @@ def snapshot(generators: Iterable[object] = (), exclude: Collection[str] = ()) -
     """
     block = fixed_rng(0, generators=as_list(generators), exclude=exclude)
     with _stack.exclusive():
+        if _stack.open_frames:
+            close_stale()
         captured = [(source, source.capture()) for source in _stack.block_sources(block)]
     sources: dict[str, Any] = {}
     generator_entries: list[tuple[str, Any]] = []

@@ -671,3 +671,89 @@ def test_without_the_cached_normals_memory_layout_blocks_still_restore_exactly(m
         assert global_states() == before
         np.random.seed(7)
         assert inside == np.random.standard_normal(3).tolist()
+
+
+# --- an interrupt as __exit__ starts, before any of its code runs ---------------------------
+
+
+def interrupted_as_exit_starts(body: Any = None) -> None:
+    """A block whose __exit__ is interrupted at its very first step, as Ctrl-C can do."""
+
+    def interrupt(frame, event, arg):
+        if event == "call" and frame.f_code is fixed_rng.__exit__.__code__:
+            raise KeyboardInterrupt
+        return None
+
+    import sys
+
+    sys.settrace(interrupt)
+    try:
+        with fixed_rng(1):
+            draw_everything()
+            if body is not None:
+                body()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(None)
+
+
+@pytest.mark.parametrize("next_step", ["block", "snapshot", "exit of an outer block"])
+def test_a_block_an_interrupt_left_open_is_put_back_at_the_next_step(next_step):
+    from reprorng import snapshot
+
+    before = global_states()
+    if next_step == "exit of an outer block":
+        with fixed_rng(2):
+            inner = draw_everything()
+            interrupted_as_exit_starts()
+            assert len(_stack.open_frames) == 2  # left open by the interrupt
+            leaving = pytest.warns(RuntimeWarning, match=r"fixed_rng\(seed=1\) was left open")
+            leaving.__enter__()
+        leaving.__exit__(None, None, None)
+        with fixed_rng(2):
+            assert draw_everything() == inner  # the outer block's stream was its own
+        assert global_states() == before
+        assert not _stack.open_frames
+        return
+    interrupted_as_exit_starts()
+    assert len(_stack.open_frames) == 1  # what no code can guard: left open
+    step = (lambda: fixed_rng(3)(lambda: None)()) if next_step == "block" else snapshot
+    with pytest.warns(RuntimeWarning, match=r"fixed_rng\(seed=1\) was left open"):
+        step()
+    assert not _stack.open_frames
+    assert global_states() == before
+
+
+def test_blocks_whose_with_is_still_running_are_never_taken_for_left_open():
+    before = global_states()
+
+    def nested() -> None:
+        try:
+            with fixed_rng(5):
+                raise ValueError
+        except ValueError:
+            with fixed_rng(6):
+                pass
+        assert len(_stack.open_frames) == 1  # only the outer one
+
+    def generator():
+        with fixed_rng(7):
+            yield 1
+            yield 2
+
+    with fixed_rng(4):
+        expected = random.random()
+    with fixed_rng(4):
+        nested()
+        steps = generator()
+        next(steps)
+        with fixed_rng(8):
+            pass
+        assert len(_stack.open_frames) == 2
+        next(steps)
+        steps.close()
+        assert len(_stack.open_frames) == 1
+    assert global_states() == before
+    with fixed_rng(4):
+        assert random.random() == expected
