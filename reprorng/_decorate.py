@@ -59,7 +59,8 @@ def _wrap(target: Any, block_for: _BlockFor) -> Any:
 
     def run_deferred(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         assert kind is not None
-        return driver(kind, wrapped(*args, **kwargs), Isolated(block), wrapped)
+        made = wrapped(*args, **kwargs)
+        return driver(kind, made, Isolated(block), wrapped, lambda: wrapped(*args, **kwargs))
 
     return _wrapper_type()(target, run_in_block if kind is None else run_deferred)
 

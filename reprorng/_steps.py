@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar
 
 from reprorng import _stack
+from reprorng._entry import ATTEMPTS
 from reprorng._stack import (
     Block,
     Frame,
@@ -53,74 +54,111 @@ class Isolated:
         # Blocks entered in the body and still open while it is suspended.
         self._frames: list[Frame] = []
 
+    # As for plain blocks, each step records what it is about to change before
+    # changing it and can be done again, so an interrupt landing anywhere is
+    # finished (resuming: undone) by repeating it; the loops are written out.
+
     def step(self, action: Callable[..., _T], *args: Any) -> _T:
-        frame = self._resume()
+        frame = Frame(self.block)
+        body: dict[Source, object] = {}  # the body's streams, as they are taken back
+        try:
+            self._resume(frame)
+        except BaseException:
+            attempts = 0
+            while attempts < ATTEMPTS:
+                attempts += 1
+                try:
+                    self._undo(frame)
+                    break
+                except BaseException:  # noqa: BLE001 - finish the undo; the first goes on
+                    continue
+            raise
         try:
             return action(*args)
         finally:
-            self._suspend(frame)
+            failure: BaseException | None = None
+            attempts = 0
+            while attempts < ATTEMPTS:
+                attempts += 1
+                try:
+                    self._suspend(frame, body)
+                    break
+                except BaseException as error:  # noqa: BLE001 - finish; the first is raised
+                    failure = failure or error
+            if failure is not None:
+                raise failure
 
-    def _resume(self) -> Frame:
+    def _resume(self, frame: Frame) -> None:
         block = self.block
-        frame = Frame(block)
         with _stack.lock:
             admit(frame, block.timeout)
             saved, state = frame.saved, self._state
+            chosen = block_sources(block)
+            for source in chosen:
+                saved[source] = source.capture()  # the caller's, recorded before it changes
             fresh: list[Source] = []
-            try:
-                for source in block_sources(block):
-                    if state is not None and source in state:
-                        saved[source] = source.exchange(state[source])
-                    else:
-                        saved[source] = (
-                            source.swap(block.seed) if block.reseeds else source.capture()
-                        )
-                        fresh.append(source)
-                switch_on(frame)
-                for inner in self._frames:
-                    inner.thread = frame.thread
-                    # A library imported while the body was suspended:
-                    # as if imported before these blocks were entered.
-                    for source in fresh:
-                        if inner.block.seeds and source.name not in inner.block.exclude:
-                            inner.saved[source] = (
-                                source.swap(inner.seed) if inner.block.reseeds else source.capture()
-                            )
-                    inner.switched = [
-                        (switches, switches.switch()) for switches, _ in inner.switched
-                    ]
-            except BaseException:
-                switch_back(frame)
-                restore_sources(saved)
-                raise
+            for source in chosen:
+                if state is not None and source in state:
+                    source.restore(state[source])
+                else:
+                    fresh.append(source)
+                    if block.reseeds:
+                        source.seed(block.seed)
+            switch_on(frame)
+            for inner in self._frames:
+                inner.thread = frame.thread
+                # A library imported while the body was suspended: as if
+                # imported before these blocks were entered.
+                for source in fresh:
+                    if inner.block.seeds and source.name not in inner.block.exclude:
+                        inner.saved[source] = source.capture()
+                        if inner.block.reseeds:
+                            source.seed(inner.seed)
+                inner.switched = [(switches, switches.switch()) for switches, _ in inner.switched]
             open_frames.append(frame)
             open_frames.extend(self._frames)
             self._frames = []
-        return frame
 
-    def _suspend(self, frame: Frame) -> None:
+    def _above(self, frame: Frame) -> None:
+        """Holding the lock: take ``frame`` and the body's blocks above it off the stack."""
+        if open_frames and open_frames[-1] is frame:
+            open_frames.pop()
+        elif frame in open_frames:
+            index = open_frames.index(frame)
+            self._frames = open_frames[index + 1 :]
+            del open_frames[index:]
+
+    def _undo(self, frame: Frame) -> None:
+        """Put back what a cut :meth:`_resume` changed; again after a cut, it finishes."""
         with _stack.lock:
-            if open_frames[-1] is frame:
-                open_frames.pop()
-            else:
-                index = open_frames.index(frame)
-                self._frames = open_frames[index + 1 :]
-                del open_frames[index:]
-            saved = frame.saved
-            state: dict[Source, object] = {}
-            try:
-                for inner in reversed(self._frames):
-                    for switches, prior in reversed(inner.switched):
-                        switches.restore(prior)
-                switch_back(frame)
-                for source, outer in saved.items():
-                    state[source] = source.exchange(outer)
-            except BaseException:
-                restore_sources({source: saved[source] for source in saved if source not in state})
-                raise
-            finally:
-                wake()
-            self._state = state
+            self._above(frame)
+            for inner in reversed(self._frames):
+                for switches, prior in reversed(inner.switched):
+                    switches.restore(prior)
+            switch_back(frame)
+            restore_sources(frame.saved)
+            wake()
+
+    def _suspend(self, frame: Frame, body: dict[Source, object]) -> None:
+        """Take the body's streams back into ``body``, the caller's in; again after a cut."""
+        with _stack.lock:
+            self._above(frame)
+            for inner in reversed(self._frames):
+                for switches, prior in reversed(inner.switched):
+                    switches.restore(prior)
+            switch_back(frame)
+            failure: Exception | None = None
+            for source, outer in frame.saved.items():
+                if source not in body:
+                    try:
+                        body[source] = source.capture()  # recorded before it changes
+                    except Exception as error:  # noqa: BLE001 - the caller's goes back all the same
+                        failure = failure or error
+                source.restore(outer)
+            self._state = body
+            wake()
+            if failure is not None:
+                raise failure
 
 
 def _steps(inner: Any, streams: Isolated) -> Generator[Any, Any, Any]:
@@ -174,30 +212,8 @@ _awaited_steps = types.coroutine(
 )
 
 
-class _Driven:
-    """The coroutine a returned coroutine drives, closed if it never started.
-
-    The returned coroutine holds this object and drops it as it goes, so
-    a call that is never awaited gives one "never awaited" warning, for the
-    returned coroutine, not a second one for the coroutine inside.
-    """
-
-    __slots__ = ("coroutine",)
-
-    def __init__(self, coroutine: Any) -> None:
-        self.coroutine = coroutine
-
-    def __del__(self) -> None:
-        coroutine = self.coroutine
-        if (
-            inspect.iscoroutine(coroutine)
-            and inspect.getcoroutinestate(coroutine) == "CORO_CREATED"
-        ):
-            coroutine.close()
-
-
-async def _run_coroutine(driven: _Driven, streams: Isolated) -> Any:
-    return await _awaited_steps(driven.coroutine, streams)
+async def _run_coroutine(make: Callable[[], Any], streams: Isolated) -> Any:
+    return await _awaited_steps(make(), streams)
 
 
 async def _run_async_generator(generator: Any, streams: Isolated) -> AsyncGenerator[Any, Any]:
@@ -226,15 +242,25 @@ async def _run_async_generator(generator: Any, streams: Isolated) -> AsyncGenera
             awaitable = generator.athrow(error)
 
 
-def driver(kind: str, made: Any, streams: Isolated, function: Any) -> Any:
+def driver(
+    kind: str, made: Any, streams: Isolated, function: Any, remake: Callable[[], Any]
+) -> Any:
     """What to return for ``made``, the object a call of a ``kind`` function returned.
 
     It drives ``made`` one isolated step at a time, is of the same kind, and
-    has its name.
+    has its name. A coroutine of an ``async def`` is made again by ``remake``
+    when first awaited, and ``made`` closed at once: a call never awaited then
+    gives one "never awaited" warning, for the coroutine returned, and no code
+    of reprorng's runs when it is collected (where a Ctrl-C would be lost).
     """
     driver: Any
     if kind == "coroutine" and (inspect.iscoroutine(made) or inspect.isgenerator(made)):
-        driver = _run_coroutine(_Driven(made), streams)
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+        if inspect.iscoroutine(made) and made.cr_code is code:
+            made.close()  # nothing of it ran: an async def's call only binds its arguments
+            driver = _run_coroutine(remake, streams)
+        else:
+            driver = _run_coroutine(lambda: made, streams)
     elif kind == "generator" and inspect.isgenerator(made):
         if made.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE:  # from @types.coroutine
             driver = _awaited_steps(made, streams)
