@@ -29,7 +29,7 @@ def numbers():
 def iterate(_: int) -> float:
     steps = numbers()
     try:
-        return sum(steps)
+        return float(sum(steps))
     finally:
         steps.close()
 
