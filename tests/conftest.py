@@ -1,8 +1,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+from tests import helpers
 
 pytest_plugins = ["pytester"]
+
+# ``pytest --hypothesis-profile thorough``: every property test tries all the
+# examples it names (see helpers.examples), for a nightly run.
+settings.register_profile("thorough", deadline=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    helpers.THOROUGH = config.getoption("hypothesis_profile", None) == "thorough"
 
 
 @pytest.fixture(autouse=True)

@@ -71,6 +71,7 @@ def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
 CHECKS_RESUME = dis.opmap["RESUME"]
 CHECKS = {CHECKS_RESUME, dis.opmap["JUMP_BACKWARD"]}
 CALL = dis.opmap["CALL"]
+PUSH_EXC_INFO = dis.opmap["PUSH_EXC_INFO"]
 
 
 class InterruptAt:
@@ -103,7 +104,10 @@ class InterruptAt:
         op = code.co_code[frame.f_lasti]
         # RESUME checks at a function's start (argument 0) and after a yield (1).
         resumed_quietly = op == CHECKS_RESUME and code.co_code[frame.f_lasti + 1] >= 2
-        checked = (op in CHECKS and not resumed_quietly) or frame in self.after_call
+        # After a call that returns, not one that raised: then the next step is the
+        # entry to a handler (PUSH_EXC_INFO), and Python checks for no signal there.
+        after_call = frame in self.after_call and op != PUSH_EXC_INFO
+        checked = (op in CHECKS and not resumed_quietly) or after_call
         self.after_call.discard(frame)
         if op == CALL:
             self.after_call.add(frame)
@@ -119,3 +123,13 @@ class InterruptAt:
 
 
 HARNESS = {InterruptAt.__enter__.__code__, InterruptAt.__exit__.__code__}
+
+
+#: Set under ``pytest --hypothesis-profile thorough`` (see conftest.py).
+THOROUGH = False
+
+
+def examples(thorough: int) -> int:
+    """How many examples a slow property test tries: ``thorough`` under the thorough
+    profile, a tenth of it (at least 20) in the everyday run, which has to stay quick."""
+    return thorough if THOROUGH else max(20, thorough // 10)

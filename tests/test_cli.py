@@ -377,15 +377,14 @@ def test_ctrl_c_or_sigterm_leaves_nothing_running(tmp_path, stop, status):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while not marker.exists() or not marker.read_text():
-        assert time.monotonic() < deadline, "the program never started"
-        time.sleep(0.1)
+    while not marker.exists() or not marker.read_text():  # until the program says it started
+        assert process.poll() is None, "check ended before the program started"
+        time.sleep(0.01)
     child = int(marker.read_text())
     process.send_signal(stop)
-    process.communicate(timeout=30)
+    process.communicate(timeout=240)
     assert process.returncode == status
-    time.sleep(0.5)
+    # check ends every process of the run before it exits: no wait is needed here
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
 
@@ -395,13 +394,25 @@ def test_a_run_past_the_timeout_is_stopped_with_everything_it_started(tmp_path):
     name = script(
         tmp_path,
         "hangs.py",
-        f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n",
+        f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)\n",
     )
-    started = time.monotonic()
-    result = reprorng("check", "--seed", "1", "--timeout", "2", name, cwd=tmp_path)
-    assert time.monotonic() - started < 30
+    # The timeout is the behaviour under test: a generous margin for a bare interpreter to
+    # start, and no assertion on how long anything took.
+    result = reprorng(
+        "check",
+        "--seed",
+        "1",
+        "--no-explain",
+        "--timeout",
+        "10",
+        "--",
+        sys.executable,
+        name,
+        cwd=tmp_path,
+    )
     assert result.returncode == 124
-    assert "run 1 did not finish within --timeout 2 s" in result.stderr
+    assert "run 1 did not finish within --timeout 10 s" in result.stderr
+    assert marker.exists(), "the program had not started"
     with pytest.raises(ProcessLookupError):
         os.kill(int(marker.read_text()), 0)
 
@@ -440,10 +451,8 @@ def test_run_keeps_the_interpreters_own_options(tmp_path):
 
 def test_the_shipped_thread_example_runs_under_run(tmp_path):
     example = Path(__file__).parent.parent / "examples" / "async_and_threads.py"
-    started = time.monotonic()
-    result = reprorng("run", "--seed", "3", str(example), cwd=tmp_path)
+    result = reprorng("run", "--seed", "3", str(example), cwd=tmp_path)  # a hang times out
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started < 60
 
 
 THREADS_AND_ATEXIT = """

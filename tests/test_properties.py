@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprorng import _stack, fixed_rng, register, reproducible, unregister
-from tests.helpers import InterruptAt, global_states, seed_by_hand
+from tests.helpers import InterruptAt, examples, global_states, seed_by_hand
 
 DRAWS = {
     "random.random": lambda: random.random(),
@@ -135,7 +135,7 @@ def model_of_block(block: Block) -> list[Any]:
         torch.set_rng_state(saved[2])
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.integers(0, 2**32 - 1), program=programs)
 def test_blocks_in_random_programs_restore_bit_exactly(start, program):
     reseed_by_hand(start)
@@ -161,7 +161,7 @@ def run_plainly(program: tuple[Any, ...]) -> None:
                 run_plainly(step.body)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.integers(0, 2**32 - 1),
     block=st.builds(Block, seeds, programs, st.just("normal")),
@@ -311,7 +311,7 @@ def run_with_objects(program: tuple[Any, ...], world: World) -> list[Any]:
     return drawn
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.integers(0, 2**32 - 1), program=vanishing_programs)
 def test_registered_objects_collected_at_any_step_never_break_a_block(start, program):
     world = World(start)
@@ -378,7 +378,7 @@ def interleavings(draw: st.DrawFn) -> tuple[list[Body], list[Any]]:
     return generators, draw(st.lists(steps, max_size=30))
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.integers(0, 2**32 - 1), plan=interleavings(), close_early=st.booleans())
 def test_generators_interleaved_with_plain_draws_keep_every_stream(start, plan, close_early):
     generators, steps = plan
