@@ -133,3 +133,13 @@ def examples(thorough: int) -> int:
     """How many examples a slow property test tries: ``thorough`` under the thorough
     profile, a tenth of it (at least 20) in the everyday run, which has to stay quick."""
     return thorough if THOROUGH else max(20, thorough // 10)
+
+
+def wait_until_a_block_waits() -> None:
+    """Until a block in another thread waits for its turn: an event, however loaded the machine."""
+    import time
+
+    from reprorng import _stack
+
+    while _stack.waiting == 0:
+        time.sleep(0.001)

@@ -497,19 +497,24 @@ def test_one_block_object_shared_by_overlapping_tasks_closes_each_tasks_own_bloc
     shared = fixed_rng(1)
     b_draws: list[float] = []
 
-    async def task_a() -> None:
-        async with shared:
-            random.random()
-            await asyncio.sleep(0.01)  # B enters meanwhile; A exits first
-
-    async def task_b() -> None:
-        await asyncio.sleep(0.005)
-        async with shared:
-            b_draws.append(random.random())
-            await asyncio.sleep(0.02)  # A exits meanwhile
-            b_draws.extend([random.random(), random.random()])
-
     async def main() -> None:
+        a_in, b_in, a_out = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        async def task_a() -> None:
+            async with shared:
+                random.random()
+                a_in.set()
+                await b_in.wait()  # B enters meanwhile; A exits first
+            a_out.set()
+
+        async def task_b() -> None:
+            await a_in.wait()
+            async with shared:
+                b_draws.append(random.random())
+                b_in.set()
+                await a_out.wait()  # A exits meanwhile
+                b_draws.extend([random.random(), random.random()])
+
         await asyncio.gather(task_a(), task_b())
 
     random.seed(123)

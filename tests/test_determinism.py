@@ -8,7 +8,6 @@ import itertools
 import os
 import random
 import threading
-import time
 import warnings
 from collections.abc import Generator, Iterator
 
@@ -16,6 +15,7 @@ import pytest
 import torch
 
 from reprorng import _switches, deterministic, fixed_rng, reproducible
+from tests.helpers import wait_until_a_block_waits
 
 VARIABLE = "CUBLAS_WORKSPACE_CONFIG"
 
@@ -197,13 +197,23 @@ ON = (True, False, True, False, ":4096:8")
 def test_deterministic_blocks_overlapping_in_tasks_put_everything_back():
     set_settings(*OFF)
 
-    async def task(delay_in: float, delay_out: float) -> None:
-        await asyncio.sleep(delay_in)
-        with deterministic():
-            await asyncio.sleep(delay_out)
-
     async def main() -> None:
-        await asyncio.gather(task(0, 0.02), task(0.01, 0.02))
+        # The first enters, the second enters, the first exits while the second is open.
+        first_in, second_in, first_out = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            with deterministic():
+                first_in.set()
+                await second_in.wait()
+            first_out.set()
+
+        async def second() -> None:
+            await first_in.wait()
+            with deterministic():
+                second_in.set()
+                await first_out.wait()
+
+        await asyncio.gather(first(), second())
 
     with pytest.warns(RuntimeWarning, match=r"deterministic\(\) exited while a block entered"):
         asyncio.run(main())
@@ -215,16 +225,17 @@ def test_deterministic_blocks_in_threads_take_turns():
     inside: list[tuple[object, ...]] = []
     first_in = threading.Event()
 
-    def worker(wait_for: threading.Event | None) -> None:
-        if wait_for is not None:
-            wait_for.wait()
+    def worker(first: bool) -> None:
+        if not first:
+            first_in.wait()
         with deterministic():
-            first_in.set()
-            time.sleep(0.1)
+            if first:
+                first_in.set()
+                wait_until_a_block_waits()  # the other thread is at its block's door
             inside.append(settings())
 
-    threads = [threading.Thread(target=worker, args=(None,))]
-    threads.append(threading.Thread(target=worker, args=(first_in,)))
+    threads = [threading.Thread(target=worker, args=(True,))]
+    threads.append(threading.Thread(target=worker, args=(False,)))
     for thread in threads:
         thread.start()
     for thread in threads:
