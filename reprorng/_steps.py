@@ -119,34 +119,31 @@ class Isolated:
             open_frames.extend(self._frames)
             self._frames = []
 
-    def _above(self, frame: Frame) -> None:
-        """Holding the lock: take ``frame`` and the body's blocks above it off the stack."""
+    def _take_off(self, frame: Frame) -> None:
+        """Holding the lock: take ``frame`` and the body's blocks above it off the stack,
+        and put back the settings they switched; again after a cut, it finishes."""
         if open_frames and open_frames[-1] is frame:
             open_frames.pop()
         elif frame in open_frames:
             index = open_frames.index(frame)
             self._frames = open_frames[index + 1 :]
             del open_frames[index:]
+        for inner in reversed(self._frames):
+            for switches, prior in reversed(inner.switched):
+                switches.restore(prior)
+        switch_back(frame)
 
     def _undo(self, frame: Frame) -> None:
         """Put back what a cut :meth:`_resume` changed; again after a cut, it finishes."""
         with _stack.lock:
-            self._above(frame)
-            for inner in reversed(self._frames):
-                for switches, prior in reversed(inner.switched):
-                    switches.restore(prior)
-            switch_back(frame)
+            self._take_off(frame)
             restore_sources(frame.saved)
             wake()
 
     def _suspend(self, frame: Frame, body: dict[Source, object]) -> None:
         """Take the body's streams back into ``body``, the caller's in; again after a cut."""
         with _stack.lock:
-            self._above(frame)
-            for inner in reversed(self._frames):
-                for switches, prior in reversed(inner.switched):
-                    switches.restore(prior)
-            switch_back(frame)
+            self._take_off(frame)
             failure: Exception | None = None
             for source, outer in frame.saved.items():
                 if source not in body:

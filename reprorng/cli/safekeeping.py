@@ -221,15 +221,19 @@ def _put_back(
 def _stale(folder: Path) -> int | None:
     """The lock of a kept folder whose check died, held now; ``None`` if its check runs.
 
-    A dead check's folder that is still being made (its name starts with a
-    dot) kept nothing, since nothing moves before it is in place: what it
+    A dead check's folder that was still being made (its name starts with a
+    dot) or was done (its journal is gone) keeps nothing to put back: what it
     holds of check's own is removed.
     """
     if not (folder / _LOCK).exists():
         return None
     descriptor = _lock(folder / _LOCK)
-    if descriptor is None or not folder.name.startswith("."):
+    if descriptor is None:
+        return None
+    if (folder / _JOURNAL).exists() and not folder.name.startswith("."):
         return descriptor
+    # Being made (nothing moves before it is in place), or done (the journal goes
+    # once everything is back): nothing of the user's is kept here but leftovers.
     Journal(folder, descriptor, []).end()
     return None
 
