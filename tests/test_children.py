@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
+import random
 import subprocess
 import sys
 from typing import Any
@@ -149,3 +152,47 @@ def test_a_child_that_cannot_be_seeded_warns_and_runs(tmp_path):
     assert result.stdout == "child ran\n"
     assert "reprorng could not seed this process" in result.stderr
     assert "torch is not installed" in result.stderr
+
+
+# -- the documented formula, computed here independently of reprorng -------------------------
+
+
+def documented_draw(*keys: object) -> float:
+    """``random.random()`` after seeding with ``derive_seed(5, *keys)``, as its docs define it."""
+    text = json.dumps([5, *keys], separators=(",", ":"))
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "little")).random()
+
+
+TREE = """
+    import random, subprocess, sys
+
+    def started(*args):
+        command = [sys.executable, "-c", *args]
+        return subprocess.run(command, capture_output=True, text=True).stdout
+
+    grandchild = "import random; print(random.random())"
+    child = (
+        "import random, subprocess, sys; print(random.random()); "
+        "print(subprocess.run([sys.executable, '-c', sys.argv[1]], "
+        "capture_output=True, text=True).stdout.strip())"
+    )
+    outputs = started("import random; print(random.random())") + started(child, grandchild)
+    print([float(value) for value in outputs.split()])
+"""
+
+
+def test_children_and_grandchildren_are_seeded_by_their_place_as_documented(tmp_path):
+    name = script(tmp_path, "tree.py", TREE)
+    first_child, second_child, grandchild = draws_of(tmp_path, name)
+    assert first_child == documented_draw("subprocess", "1")
+    assert second_child == documented_draw("subprocess", "2")
+    assert grandchild == documented_draw("subprocess", "2.1")
+    assert grandchild not in (first_child, second_child)  # not its parent's, nor its sibling's
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_are_seeded_by_their_identity_as_documented(tmp_path, method):
+    name = script(tmp_path, "pool.py", POOL)
+    for identity, value in draws_of(tmp_path, name, method):
+        assert value == documented_draw("process", "", *identity), identity

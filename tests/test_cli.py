@@ -212,11 +212,10 @@ def test_everything_after_the_program_is_the_programs_own(tmp_path):
 def test_help_and_the_console_script(tmp_path):
     assert "reprorng check" in reprorng("--help", cwd=tmp_path).stdout
     assert reprorng(cwd=tmp_path).returncode == 2
-    console = Path(sys.executable).parent / "reprorng"
-    if console.exists():
-        result = subprocess.run([str(console), "--help"], capture_output=True, text=True)
-        assert result.returncode == 0
-        assert "usage: reprorng run" in result.stdout
+    console = Path(sys.executable).parent / "reprorng"  # installed with the package
+    result = subprocess.run([str(console), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "usage: reprorng run" in result.stdout
 
 
 # -- check -------------------------------------------------------------------------------

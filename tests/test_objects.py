@@ -629,13 +629,16 @@ def test_unregister_of_an_object_collected_with_its_owner_is_silent():
         def __del__(self) -> None:
             try:
                 unregister(self.rng)
+                finalised.append(True)
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
 
     errors: list[BaseException] = []
+    finalised: list[bool] = []
     Owner()
     gc.collect()
     assert errors == []
+    assert finalised == [True]  # the finaliser ran, and unregister in it said nothing
 
 
 def test_legacy_seeding_inside_a_block_leaves_a_random_states_seed_sequence(registered):

@@ -15,6 +15,9 @@ from reprorng import fixed_rng, reproducible
 from reprorng._block import DEFAULT_TIMEOUT
 from tests.helpers import draws, global_states, seed_by_hand, wait_until_a_block_waits
 
+#: A block made without ``timeout=``.
+DEFAULT = object()
+
 
 def seeded_draws(seed: int, count: int = 2) -> list[Any]:
     seed_by_hand(seed)
@@ -155,11 +158,25 @@ def test_timeout_zero_raises_at_once_and_touches_nothing():
     assert outcome["untouched"]
 
 
-def test_timeout_none_waits_as_long_as_it_takes():
+@pytest.mark.parametrize(("timeout", "waits_for"), [(None, None), (DEFAULT, DEFAULT_TIMEOUT)])
+def test_timeout_none_waits_as_long_as_it_takes(monkeypatch, timeout, waits_for):
+    from reprorng import _stack
+
+    asked: list[float | None] = []
+
+    class Recording(threading.Condition):
+        """The stack's condition, noting how long each wait for a turn may last."""
+
+        def wait_for(self, predicate: Any, timeout: float | None = None) -> Any:
+            asked.append(timeout)
+            return super().wait_for(predicate, timeout)
+
+    monkeypatch.setattr(_stack, "turn", Recording(_stack.lock))
     order: list[str] = []
 
     def waiter() -> None:
-        with fixed_rng(2, timeout=None):
+        block = fixed_rng(2) if timeout is DEFAULT else fixed_rng(2, timeout=timeout)
+        with block:
             order.append("waiter in")
 
     thread = threading.Thread(target=waiter)
@@ -169,6 +186,7 @@ def test_timeout_none_waits_as_long_as_it_takes():
         order.append("holder out")
     thread.join(timeout=60)
     assert order == ["holder out", "waiter in"]
+    assert asked == [waits_for]  # for ever, not the default's 10 s
 
 
 def test_a_generator_step_in_another_thread_waits_too():
