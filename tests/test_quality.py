@@ -30,7 +30,7 @@ def test_ruff_lint_and_format_are_clean():
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
-    assert command.endswith("python -m pytest -n auto"), command  # in parallel
+    assert command.endswith("python -m pytest -n auto --dist worksteal"), command  # in parallel
     assert f"\n{command}\n" in readme
 
 
