@@ -72,8 +72,9 @@ class Aside:
 
     def __init__(self, paths: Sequence[str], protected: Sequence[Path]) -> None:
         here = Path.cwd().resolve()
-        self._texts = list(paths)
         self._paths: list[Path] = []
+        # Each anchor, whose safekeeping folder keeps the paths on its filesystem.
+        self._roots: dict[Path, list[Path]] = {}
         for text in paths:
             path = located(text)
             if path == here or path in here.parents:
@@ -84,19 +85,19 @@ class Aside:
             for kept in protected:
                 if path == kept or path in kept.parents:
                     raise UsageError(f"--compare {text}: it holds the program's own {kept}")
-            store = safekeeping.anchor(path) / STORE
+            root = safekeeping.anchor(path)
+            store = root / STORE
             if overlapping(path, store):
                 raise UsageError(f"--compare {text}: it is check's safekeeping folder, {store}")
             self._paths.append(path)
+            self._roots.setdefault(root, []).append(path)
         self.marker = safekeeping.new_marker()
         self._journals: list[Journal] = []
         self._registered: safekeeping.Registered | None = None
         self._entered = False
 
     def __enter__(self) -> Aside:
-        roots: dict[Path, list[Path]] = {}
-        for path in self._paths:
-            roots.setdefault(safekeeping.anchor(path), []).append(path)
+        roots = self._roots
         here = Path.cwd().resolve()
         try:
             self._registered = safekeeping.register(
@@ -120,9 +121,8 @@ class Aside:
 
     def clear(self) -> None:
         """Remove what a run wrote at the paths, once it is recorded."""
-        if self._entered:  # every original is kept: whatever is there, a run wrote
-            for path in self._paths:
-                safekeeping.remove(path)
+        for path in self._paths:
+            self._clear_one(path)
 
     def __exit__(self, kind: object, *rest: object) -> None:
         with shielded():
@@ -149,7 +149,7 @@ class Aside:
         return failed
 
     def _clear_one(self, path: Path) -> None:
-        if self._entered:
+        if self._entered:  # every original is kept: whatever is there, a run wrote
             safekeeping.remove(path)
 
 
