@@ -210,10 +210,19 @@ def load(path: str | os.PathLike[str]) -> Trace:
 
 
 def _events_at(path: str | os.PathLike[str], positions: Sequence[int]) -> list[Event]:
-    """The events at ``positions`` (0 is the first), read in one pass."""
+    """The events at ``positions`` (0 is the first), read in one pass that stops at the last.
+
+    The file was read whole and checked before: the rest need not be read again.
+    """
     wanted = set(positions)
+    last = max(wanted, default=-1)
+    found: dict[int, Event] = {}
     with _Reader(path) as reader:
-        found = {n: event for n, event in enumerate(reader.events()) if n in wanted}
+        for number, event in enumerate(reader.events()):
+            if number > last:
+                break
+            if number in wanted:
+                found[number] = event
     return [found[position] for position in positions]
 
 
