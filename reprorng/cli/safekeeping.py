@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import secrets
@@ -252,13 +253,13 @@ def _recover_one(folder: Path, descriptor: int, end_run: Callable[[str], None]) 
         ]
     end_run(marker)  # the dead check's run must not write over what is put back
     lines: list[str] = []
-    leftovers = iter(range(1_000_000))
+    numbers = itertools.count()
 
     def keep_leftover(path: Path) -> None:
         if present(path):
-            leftover = folder / f"leftover-{next(leftovers)}"
-            while present(leftover):
-                leftover = folder / f"leftover-{next(leftovers)}"
+            leftover = folder / f"leftover-{next(numbers)}"
+            while present(leftover):  # from an earlier recovery that could not finish
+                leftover = folder / f"leftover-{next(numbers)}"
             os.rename(path, leftover)
             lines.append(f"what its run had left at {path} is kept at {leftover}")
 
