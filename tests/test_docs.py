@@ -7,6 +7,7 @@ use what an earlier one on its page defined. An example that is a test module
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -60,3 +61,117 @@ def test_every_example_on_the_page_runs(page, tmp_path):
         result = run([*command, f"test_example_{number}.py"], tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert " passed" in result.stdout
+
+
+# Shell examples: every line of a ```bash block runs, in order, in one folder per page, with the
+# programs the pages name; a ```console block's output is compared line by line, numbers masked.
+
+#: A program the pages run: seeded draws from numpy's global generator, saved under out/.
+TRAIN = """\
+import argparse
+import pathlib
+
+import numpy as np
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=2)
+weights = np.zeros(4)
+for epoch in range(parser.parse_args().epochs):
+    weights += np.random.rand(4)
+    print(f"epoch {epoch}: loss {weights.sum():.6f}")
+pathlib.Path("out").mkdir(exist_ok=True)
+np.save("out/weights.npy", weights)
+"""
+
+#: The same program with the time in what it prints and computes: the console example's culprit.
+CLOCKED = """\
+import datetime
+import pathlib
+import time
+
+import numpy as np
+
+print(f"started at {datetime.datetime.now():%H:%M:%S.%f}")
+weights = np.random.default_rng(0).random((2, 4)) + np.random.rand(2, 4) * (time.time() % 1e-5)
+pathlib.Path("out").mkdir(exist_ok=True)
+np.save("out/weights.npy", weights)
+"""
+
+#: A test module the pages' pytest commands run; it draws only inside a block, so it leaks nothing.
+TESTS = """\
+import random
+
+from reprorng import fixed_rng
+
+
+def test_draws_repeat():
+    with fixed_rng(1):
+        first = random.random()
+    with fixed_rng(1):
+        assert random.random() == first
+"""
+
+#: Lines that install or work on the checkout: CI runs them, not these tests.
+NOT_RUN = ("python3 -m venv", "pip install", ".venv/bin/")
+
+
+def blocks(page: Path, language: str) -> list[str]:
+    pattern = rf"^```{language}\n(.*?)^```"
+    return re.findall(pattern, page.read_text(), flags=re.DOTALL | re.MULTILINE)
+
+
+def shell_lines(page: Path) -> list[str]:
+    lines = [line for block in blocks(page, "bash") for line in block.splitlines()]
+    return [line for line in lines if line.strip() and not line.startswith(NOT_RUN)]
+
+
+def shell(line: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Runs `line` as a reader would type it, with this interpreter's tools first on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    environment = {**os.environ, "PATH": path}
+    environment.pop("REPRORNG_SEED", None)
+    return subprocess.run(
+        ["bash", "-c", line],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def prepare(folder: Path, program: str) -> None:
+    (folder / "train.py").write_text(program)
+    (folder / "test_model.py").write_text(TESTS)
+
+
+SHELL = [page for page in PAGES if shell_lines(page)]
+
+
+def test_every_bash_line_is_run_or_an_install_step():
+    every = [line for page in PAGES for block in blocks(page, "bash") for line in block.splitlines()]
+    run_here = [line for page in SHELL for line in shell_lines(page)]
+    assert len(run_here) >= 30
+    assert all(line.startswith(NOT_RUN) for line in every if line not in run_here)
+
+
+@pytest.mark.parametrize("page", SHELL, ids=[page.name for page in SHELL])
+def test_every_shell_example_on_the_page_runs(page, tmp_path):
+    prepare(tmp_path, TRAIN)
+    for line in shell_lines(page):
+        result = shell(line, tmp_path)
+        assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+
+
+def masked(text: str) -> list[str]:
+    return [re.sub(r"\d+", "N", line) for line in text.splitlines()]
+
+
+def test_the_console_example_prints_what_check_prints(tmp_path):
+    (example,) = blocks(ROOT / "docs" / "cli.md", "console")
+    command, *expected = example.splitlines()
+    assert command.startswith("$ ")
+    prepare(tmp_path, CLOCKED)
+    result = shell(command.removeprefix("$ "), tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert masked(result.stdout) == masked("\n".join(expected))
