@@ -149,7 +149,7 @@ SHELL = [page for page in PAGES if shell_lines(page)]
 
 
 def test_every_bash_line_is_run_or_an_install_step():
-    every = [line for page in PAGES for block in blocks(page, "bash") for line in block.splitlines()]
+    every = [line for page in PAGES for code in blocks(page, "bash") for line in code.splitlines()]
     run_here = [line for page in SHELL for line in shell_lines(page)]
     assert len(run_here) >= 30
     assert all(line.startswith(NOT_RUN) for line in every if line not in run_here)
