@@ -16,20 +16,25 @@ from reprorng.distributed import current_rank
 
 ROOT = Path(__file__).parent.parent
 
-# Starts WORLD ranks on a free local port; rank 0 writes what every rank saw.
+# Starts WORLD ranks that meet through a file (no port to pick and race for); rank 0 writes what
+# every rank saw.
 RANKS = textwrap.dedent(
     """
-    import datetime, json, os, socket, sys
+    import datetime, json, os, sys
     import torch
     import torch.distributed as dist
     import reprorng
     from reprorng.distributed import current_rank
 
-    def rank_main(rank, world, port, seed, out):
-        os.environ.update(
-            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world)
+    def rank_main(rank, world, seed, out):
+        os.environ.update(RANK=str(rank), WORLD_SIZE=str(world))
+        dist.init_process_group(
+            "gloo",
+            init_method=f"file://{out}.store",
+            rank=rank,
+            world_size=world,
+            timeout=datetime.timedelta(seconds=120),
         )
-        dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
         try:
             # every rank passes its own seed: rank 0's must win
             shared = reprorng.broadcast_seed(None if seed == "none" else int(seed) + rank)
@@ -46,10 +51,7 @@ RANKS = textwrap.dedent(
 
     if __name__ == "__main__":
         world, seed, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        torch.multiprocessing.spawn(rank_main, args=(world, port, seed, out), nprocs=world)
+        torch.multiprocessing.spawn(rank_main, args=(world, seed, out), nprocs=world)
     """
 )
 

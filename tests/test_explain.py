@@ -434,10 +434,13 @@ WORKERS_ARRIVE_IN_ANOTHER_ORDER = """
     import torch
     from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-    # The first run's worker 0 is slow, the second run's worker 1: their batches
-    # reach the main process in another order, which the DataLoader puts right.
-    SLOW = 1 if os.path.exists("second") else 0
+    # The first run's worker 0 waits until worker 1 is at its last item (so worker 1's first
+    # batch is on its way), the second run's worker 1 waits for worker 0: their batches reach
+    # the main process in another order, which the DataLoader puts right.
+    RUN = 2 if os.path.exists("second") else 1
     open("second", "w").close()
+    SLOW = RUN - 1
+    LAST = {0: 5, 1: 7}  # batches of 2 items go to the two workers in turn
 
 
     class Slow(Dataset):
@@ -445,8 +448,12 @@ WORKERS_ARRIVE_IN_ANOTHER_ORDER = """
             return 8
 
         def __getitem__(self, index):
-            if get_worker_info().id == SLOW:
-                time.sleep(0.3)
+            worker = get_worker_info().id
+            if worker == SLOW:
+                while not os.path.exists(f"{RUN}-{1 - SLOW}-at-its-last"):
+                    time.sleep(0.01)
+            elif index == LAST[worker]:
+                open(f"{RUN}-{worker}-at-its-last", "w").close()
             return torch.full((2,), float(index))
 
 
