@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import os
-import socket
+import tempfile
 
 import torch
 import torch.distributed as dist
@@ -53,30 +53,31 @@ def train_step() -> None:
         assert len(set(rank_seeds)) == len(rank_seeds)
 
 
-def run(rank: int, world_size: int, port: int) -> None:
-    """One rank, started by ``python examples/distributed.py``."""
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size)
+def run(rank: int, world_size: int, store: str) -> None:
+    """One rank, started by ``python examples/distributed.py``: the ranks meet through a file."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size))
+    main(f"file://{store}")
+
+
+def main(meeting: str = "env://") -> None:
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    dist.init_process_group(
+        "gloo",
+        init_method=meeting,
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=120),
     )
-    main()
-
-
-def main() -> None:
-    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
     try:
         train_step()
     finally:
         dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 if __name__ == "__main__":
     if "RANK" in os.environ:  # started by torchrun
         main()
     else:
-        spawn(run, args=(2, free_port()), nprocs=2)  # type: ignore[no-untyped-call]
+        with tempfile.TemporaryDirectory() as folder:
+            store = os.path.join(folder, "store")
+            spawn(run, args=(2, store), nprocs=2)  # type: ignore[no-untyped-call]
