@@ -34,7 +34,15 @@ from typing import Any
 
 from reprorng._seed import derive_seed
 
-__all__ = ["RUN_VARIABLE", "Run", "hook_directory", "program_environment", "start_child", "watch"]
+__all__ = [
+    "RUN_VARIABLE",
+    "Run",
+    "current_run",
+    "hook_directory",
+    "program_environment",
+    "start_child",
+    "watch",
+]
 
 #: Set in the environment of every process of a run, and only there.
 RUN_VARIABLE = "REPRORNG_RUN"
@@ -120,14 +128,26 @@ _current: list[Run] = []
 _counter = itertools.count(1)
 
 
+def current_run() -> Run | None:
+    """The run this process belongs to (``reprorng run``, ``seed_everything``), if any."""
+    return _current[0] if _current else None
+
+
 def watch(run: Run) -> None:
-    """Give each child this process starts its place, by ``subprocess`` or ``multiprocessing``."""
+    """Give each child this process starts its place, by ``subprocess`` or ``multiprocessing``,
+    and each task it hands a process pool a seed of its own (:mod:`reprorng.tasks`)."""
     global _counter
+    from reprorng.tasks import restart_count
+
+    restart_count()
     if _current:
         _current[0] = run
         _counter = itertools.count(1)
         return
     _current.append(run)
+    from reprorng.tasks._pools import seed_pool_tasks
+
+    seed_pool_tasks()
     import multiprocessing.process
 
     # Every multiprocessing child (fork, spawn, forkserver) runs its target

@@ -1,0 +1,195 @@
+"""Tasks seeded by what they are, never by the worker that happens to run them.
+
+A pool or a cluster hands tasks to workers in an order nobody controls: a
+task that draws from its worker's stream draws different numbers from run to
+run. So each task runs in a block of its own, seeded from the run's seed and
+a key fixed where the task is submitted, and its worker's generators are put
+back after it. :func:`task` does this for one callable; under ``reprorng
+run`` and after ``seed_everything``, :mod:`reprorng.tasks._pools` and
+:mod:`reprorng.tasks._joblib` do it for every task of ``multiprocessing``,
+``concurrent.futures`` and joblib, keyed by
+``("pool", place, call, index)``: the submitting process's place in the run,
+the call's number among that process's submissions, and the item's index in
+the call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, ParamSpec, TypeVar
+
+from reprorng._seed import SeedLike, check_seed, derive_seed, resolve_seed
+
+__all__ = [
+    "Items",
+    "Task",
+    "restart_count",
+    "seeded_call",
+    "seeded_items",
+    "seeds_of_a_call",
+    "task",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Key = int | str
+
+
+def _key_parts(key: object) -> tuple[Key, ...]:
+    parts = key if isinstance(key, tuple) else (key,)
+    if not parts:
+        raise ValueError("a task's key must not be empty")
+    for part in parts:
+        if isinstance(part, bool) or not isinstance(part, int | str):
+            raise TypeError(
+                f"a task's key is an int, a string or a tuple of them; got {part!r} "
+                f"of type {type(part).__name__}"
+            )
+    return parts
+
+
+@dataclass(frozen=True)
+class Task(Generic[P, R]):
+    """``fn``, run in a block seeded with ``seed``: picklable whenever ``fn`` is."""
+
+    fn: Callable[P, R]
+    seed: int
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        from reprorng._block import fixed_rng
+
+        with fixed_rng(self.seed):
+            return self.fn(*args, **kwargs)
+
+
+def task(fn: Callable[P, R], key: object, *, seed: SeedLike | None = None) -> Task[P, R]:
+    """``fn`` as a task keyed by ``key``: each call runs seeded by the seed and the key alone.
+
+    Every call runs in ``fixed_rng(derive_seed(seed, "task", *key))``, so it
+    draws the same numbers whichever process or thread runs it, and the
+    generators of that process are put back afterwards. ``key`` is an int, a
+    string or a tuple of them (an item's index, a grid point's name); two
+    tasks with the same key and seed draw the same numbers. ``seed=None``
+    takes the run's seed under ``reprorng run`` or after ``seed_everything``,
+    else ``$REPRORNG_SEED``, else a fresh one, chosen here, where the task
+    is made. The result pickles whenever ``fn`` does: hand it to any pool or
+    cluster.
+    """
+    if not callable(fn):
+        raise TypeError(f"task needs a callable, got {fn!r} of type {type(fn).__name__}")
+    parts = _key_parts(key)
+    base = check_seed(seed) if seed is not None else _base_seed()
+    return Task(fn, derive_seed(base, "task", *parts))
+
+
+def _base_seed() -> int:
+    from reprorng._children import current_run
+
+    run = current_run()
+    return run.seed if run is not None else resolve_seed(None)
+
+
+Mode = Literal["one", "pair", "star", "spread"]
+
+
+@dataclass(frozen=True)
+class Items:
+    """``fn`` over a call's items, each item in a block seeded by its index in the call.
+
+    How an item arrives depends on how the engine calls its function: ``one``
+    as ``(index, item)`` in one argument, for ``fn(item)``; ``pair`` as
+    ``index, item``, for ``fn(item)``; ``star`` as ``index, item``, for
+    ``fn(*item)``; ``spread`` as ``index, *arguments``, for ``fn(*arguments)``.
+    """
+
+    fn: Callable[..., Any]
+    seed: int
+    place: str
+    call: int
+    mode: Mode
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from reprorng._block import fixed_rng
+
+        if self.mode == "one":
+            ((index, item),) = args
+            arguments: tuple[Any, ...] = (item,)
+        elif self.mode == "spread":
+            index, *rest = args
+            arguments = tuple(rest)
+        else:
+            index, item = args
+            arguments = tuple(item) if self.mode == "star" else (item,)
+        with fixed_rng(derive_seed(self.seed, "pool", self.place, self.call, index)):
+            return self.fn(*arguments, **kwargs)
+
+
+def _seeded_already(fn: object) -> bool:
+    """Whether ``fn`` is made of tasks seeded already: another engine's batch of them, passed
+    on to a pool (joblib's multiprocessing backend hands ``Pool`` a ``SafeFunction`` holding
+    ``BatchedCalls``), which must neither be seeded twice nor take a number."""
+    for _ in range(3):
+        if isinstance(fn, Task | Items):
+            return True
+        items = getattr(fn, "items", None)
+        if isinstance(items, list) and items:
+            return all(isinstance(item, tuple) and isinstance(item[0], Task) for item in items)
+        fn = getattr(fn, "func", None)
+    return False
+
+
+def seeded_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` for one submission (``submit``, ``apply_async``): seeded as item 0 of a new call.
+
+    Outside a run (no ``reprorng run``, no ``seed_everything``), or made of
+    tasks seeded already, ``fn`` itself.
+    """
+    from reprorng._children import current_run
+
+    run = current_run()
+    if run is None or _seeded_already(fn):
+        return fn
+    return Task(fn, derive_seed(run.seed, "pool", run.place, next_call(), 0))
+
+
+def seeded_items(fn: Callable[..., Any], mode: Mode) -> Callable[..., Any] | None:
+    """``fn`` for the items of one call (``map`` and its kin); ``None`` outside a run."""
+    from reprorng._children import current_run
+
+    run = current_run()
+    if run is None:
+        return None
+    return Items(fn, run.seed, run.place, next_call(), mode)
+
+
+def seeds_of_a_call() -> Callable[[int], int] | None:
+    """The seeds of one call's items, by index, for engines that take one callable per item;
+    ``None`` outside a run."""
+    from reprorng._children import current_run
+
+    run = current_run()
+    if run is None:
+        return None
+    seed, place, call = run.seed, run.place, next_call()
+    return lambda index: derive_seed(seed, "pool", place, call, index)
+
+
+# This process's submissions, in order; each process counts its own from 1.
+_calls: list[Iterator[int]] = [itertools.count(1)]
+_lock = threading.Lock()
+
+
+def next_call() -> int:
+    """The number of the next submission of this process."""
+    with _lock:
+        return next(_calls[0])
+
+
+def restart_count() -> None:
+    """A new process (or a new run in this one) counts its submissions from 1."""
+    with _lock:
+        _calls[0] = itertools.count(1)

@@ -1,0 +1,35 @@
+"""joblib's tasks, seeded by key: each ``delayed`` call by its index in its ``Parallel`` call.
+
+Patched as joblib is imported into a process of a run. Every backend whose
+workers are processes (loky, multiprocessing) and the sequential one
+(``n_jobs=1``) run each task in a block of its own, so ``n_jobs`` and
+``batch_size`` change nothing. The threading backend is left alone: its
+tasks share the global generators, and their blocks would take turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from reprorng.tasks import Task, seeds_of_a_call
+
+__all__ = ["seed_joblib_tasks"]
+
+
+def seed_joblib_tasks(joblib: Any) -> None:
+    """Patch ``joblib.Parallel`` (called once joblib is imported)."""
+    parallel_type = joblib.Parallel
+    call = parallel_type.__call__
+
+    def seeded_call(self: Any, iterable: Iterable[Any]) -> Any:
+        seed_of = None if getattr(self._backend, "uses_threads", False) else seeds_of_a_call()
+        if seed_of is None:
+            return call(self, iterable)
+        tasks = (
+            (Task(function, seed_of(index)), args, kwargs)
+            for index, (function, args, kwargs) in enumerate(iterable)
+        )
+        return call(self, list(tasks) if hasattr(iterable, "__len__") else tasks)
+
+    parallel_type.__call__ = seeded_call

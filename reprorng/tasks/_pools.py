@@ -1,0 +1,114 @@
+"""Tasks of ``multiprocessing`` pools and ``concurrent.futures`` process pools, seeded by key.
+
+Patched once a process belongs to a run (``reprorng run``, ``seed_everything``):
+each call of ``Pool.map``, ``map_async``, ``starmap``, ``starmap_async``,
+``imap``, ``imap_unordered``, ``apply``, ``apply_async`` and of
+``ProcessPoolExecutor.map`` and ``submit`` takes the next number of this
+process's submissions, and each of its items runs seeded by that number and
+its own index, whatever chunk or worker it lands in. Thread pools are left
+alone: threads share the global generators, and their blocks would take turns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reprorng.tasks import seeded_call, seeded_items
+
+__all__ = ["seed_pool_tasks"]
+
+_done: list[bool] = []
+
+
+def seed_pool_tasks() -> None:
+    """Patch the pools of ``multiprocessing``, ``concurrent.futures`` and joblib, once."""
+    if _done:
+        return
+    _done.append(True)
+    _patch_multiprocessing()
+    _patch_futures()
+    import wrapt  # only now: it costs more to import than the rest of reprorng
+
+    from reprorng.tasks._joblib import seed_joblib_tasks
+
+    wrapt.register_post_import_hook(seed_joblib_tasks, "joblib")
+
+
+def _patch_multiprocessing() -> None:
+    import multiprocessing.pool as pools
+
+    starmapstar = getattr(pools, "starmapstar")  # noqa: B009 - not in the stubs
+
+    pool_type: Any = pools.Pool
+    map_async = pool_type._map_async
+    imap, imap_unordered = pool_type.imap, pool_type.imap_unordered
+    apply_async = pool_type.apply_async
+
+    def own(pool: object) -> bool:
+        return not isinstance(pool, pools.ThreadPool)
+
+    def seeded_map_async(
+        self: Any,
+        func: Callable[..., Any],
+        iterable: Iterable[Any],
+        mapper: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        star = mapper is starmapstar
+        items = seeded_items(func, "star" if star else "pair") if own(self) else None
+        if items is None:
+            return map_async(self, func, iterable, mapper, *args, **kwargs)
+        return map_async(self, items, list(enumerate(iterable)), starmapstar, *args, **kwargs)
+
+    def seeded_imap(original: Any) -> Any:
+        def imapping(
+            self: Any, func: Callable[..., Any], iterable: Iterable[Any], *args: Any, **kwargs: Any
+        ) -> Any:
+            items = seeded_items(func, "one") if own(self) else None
+            if items is None:
+                return original(self, func, iterable, *args, **kwargs)
+            return original(self, items, enumerate(iterable), *args, **kwargs)
+
+        return imapping
+
+    def seeded_apply_async(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return apply_async(self, seeded_call(func) if own(self) else func, *args, **kwargs)
+
+    pool_type._map_async = seeded_map_async
+    pool_type.imap = seeded_imap(imap)
+    pool_type.imap_unordered = seeded_imap(imap_unordered)
+    pool_type.apply_async = seeded_apply_async
+
+
+_mapping = threading.local()
+
+
+def _patch_futures() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor_type: Any = ProcessPoolExecutor
+    submit, map_ = executor_type.submit, executor_type.map
+
+    def seeded_submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_mapping, "active", False):  # a chunk of seeded_map's: its items are seeded
+            return submit(self, fn, *args, **kwargs)
+        return submit(self, seeded_call(fn), *args, **kwargs)
+
+    def seeded_map(
+        self: Any, fn: Callable[..., Any], *iterables: Iterable[Any], **options: Any
+    ) -> Any:
+        items = seeded_items(fn, "spread")
+        if items is None:
+            return map_(self, fn, *iterables, **options)
+        _mapping.active = True
+        try:
+            return map_(self, items, itertools.count(), *iterables, **options)
+        finally:
+            _mapping.active = False
+
+    executor_type.submit = seeded_submit
+    executor_type.map = seeded_map
