@@ -14,8 +14,10 @@ algorithms for a block; other generator families plug in as sources
 be left out (``exclude``). ``derive_seed`` derives independent seeds from
 one; ``worker_init_fn`` and ``loader_generator`` seed ``DataLoader`` workers
 and shuffling; ``rank_seed`` and ``broadcast_seed`` give per-rank and shared
-seeds under ``torch.distributed``. ``assert_reproducible`` runs a function
-twice under one seed and, if the results differ, says where the runs part.
+seeds under ``torch.distributed``; ``task`` seeds a callable by a key of its own,
+for pools and clusters (whose tasks are seeded so under ``reprorng run``).
+``assert_reproducible`` runs a function twice under one seed and, if the results
+differ, says where the runs part.
 """
 
 from typing import TYPE_CHECKING
@@ -28,6 +30,7 @@ from reprorng.determinism import deterministic
 from reprorng.distributed import broadcast_seed, rank_seed
 from reprorng.sources import ENTRY_POINT_GROUP, add_source, exclude, include, source_names
 from reprorng.sources.objects import register, unregister
+from reprorng.tasks import task
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -51,6 +54,7 @@ __all__ = [
     "seed_everything",
     "snapshot",
     "source_names",
+    "task",
     "unregister",
     "worker_init_fn",
 ]

@@ -37,7 +37,6 @@ from reprorng._seed import derive_seed
 __all__ = [
     "RUN_VARIABLE",
     "Run",
-    "current_run",
     "hook_directory",
     "program_environment",
     "start_child",
@@ -128,18 +127,13 @@ _current: list[Run] = []
 _counter = itertools.count(1)
 
 
-def current_run() -> Run | None:
-    """The run this process belongs to (``reprorng run``, ``seed_everything``), if any."""
-    return _current[0] if _current else None
-
-
 def watch(run: Run) -> None:
     """Give each child this process starts its place, by ``subprocess`` or ``multiprocessing``,
     and each task it hands a process pool a seed of its own (:mod:`reprorng.tasks`)."""
     global _counter
-    from reprorng.tasks import restart_count
+    from reprorng.tasks import join_run
 
-    restart_count()
+    join_run(run.seed, run.place)
     if _current:
         _current[0] = run
         _counter = itertools.count(1)

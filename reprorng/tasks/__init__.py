@@ -87,10 +87,7 @@ def task(fn: Callable[P, R], key: object, *, seed: SeedLike | None = None) -> Ta
 
 
 def _base_seed() -> int:
-    from reprorng._children import current_run
-
-    run = current_run()
-    return run.seed if run is not None else resolve_seed(None)
+    return _run[0][0] if _run else resolve_seed(None)
 
 
 Mode = Literal["one", "pair", "star", "spread"]
@@ -148,37 +145,31 @@ def seeded_call(fn: Callable[..., Any]) -> Callable[..., Any]:
     Outside a run (no ``reprorng run``, no ``seed_everything``), or made of
     tasks seeded already, ``fn`` itself.
     """
-    from reprorng._children import current_run
-
-    run = current_run()
-    if run is None or _seeded_already(fn):
+    if not _run or _seeded_already(fn):
         return fn
-    return Task(fn, derive_seed(run.seed, "pool", run.place, next_call(), 0))
+    seed, place = _run[0]
+    return Task(fn, derive_seed(seed, "pool", place, next_call(), 0))
 
 
 def seeded_items(fn: Callable[..., Any], mode: Mode) -> Callable[..., Any] | None:
     """``fn`` for the items of one call (``map`` and its kin); ``None`` outside a run."""
-    from reprorng._children import current_run
-
-    run = current_run()
-    if run is None:
+    if not _run:
         return None
-    return Items(fn, run.seed, run.place, next_call(), mode)
+    seed, place = _run[0]
+    return Items(fn, seed, place, next_call(), mode)
 
 
 def seeds_of_a_call() -> Callable[[int], int] | None:
     """The seeds of one call's items, by index, for engines that take one callable per item;
     ``None`` outside a run."""
-    from reprorng._children import current_run
-
-    run = current_run()
-    if run is None:
+    if not _run:
         return None
-    seed, place, call = run.seed, run.place, next_call()
+    (seed, place), call = _run[0], next_call()
     return lambda index: derive_seed(seed, "pool", place, call, index)
 
 
-# This process's submissions, in order; each process counts its own from 1.
+# The run this process belongs to, as (seed, place), and its submissions, counted from 1.
+_run: list[tuple[int, str]] = []
 _calls: list[Iterator[int]] = [itertools.count(1)]
 _lock = threading.Lock()
 
@@ -189,7 +180,9 @@ def next_call() -> int:
         return next(_calls[0])
 
 
-def restart_count() -> None:
-    """A new process (or a new run in this one) counts its submissions from 1."""
+def join_run(seed: int, place: str) -> None:
+    """This process belongs to a run (``reprorng run``, ``seed_everything``) from now on, at
+    ``place`` in it; it counts its submissions from 1 (a forked child too)."""
     with _lock:
+        _run[:] = [(seed, place)]
         _calls[0] = itertools.count(1)

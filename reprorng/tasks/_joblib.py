@@ -19,11 +19,18 @@ __all__ = ["seed_joblib_tasks"]
 
 def seed_joblib_tasks(joblib: Any) -> None:
     """Patch ``joblib.Parallel`` (called once joblib is imported)."""
+    from joblib._parallel_backends import ThreadingBackend
+
     parallel_type = joblib.Parallel
     call = parallel_type.__call__
 
     def seeded_call(self: Any, iterable: Iterable[Any]) -> Any:
-        seed_of = None if getattr(self._backend, "uses_threads", False) else seeds_of_a_call()
+        # The backend asked for, as first seen: with n_jobs=1 joblib falls back to its
+        # sequential backend, which must not turn a threading one's tasks seeded.
+        threads = self.__dict__.setdefault(
+            "_reprorng_threads", isinstance(self._backend, ThreadingBackend)
+        )
+        seed_of = None if threads else seeds_of_a_call()
         if seed_of is None:
             return call(self, iterable)
         tasks = (
