@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
+import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprorng._places import claim, launched_rank, launcher_name, under
 from reprorng._seed import derive_seed
 
 __all__ = [
@@ -49,33 +53,47 @@ RUN_VARIABLE = "REPRORNG_RUN"
 
 @dataclass(frozen=True)
 class Run:
-    """What a process of a run needs to seed itself: the run's seed and options, its place."""
+    """What a process of a run needs to seed itself: the run's seed and options, its place,
+    and which process gave it that place (``pid-nanoseconds``; empty for the program's own)."""
 
     seed: int
     deterministic: bool
     warn_only: bool
     place: str = ""
+    parent: str = ""
 
     def encode(self) -> str:
         flags = ("d" if self.deterministic else "-") + ("w" if self.warn_only else "-")
-        return f"{self.seed}:{flags}:{self.place}"
+        return f"{self.seed}:{flags}:{self.place}:{self.parent}"
 
     @classmethod
     def decode(cls, text: str) -> Run:
         """What :meth:`encode` wrote; ``ValueError`` for anything else."""
         parts = text.split(":")
-        if len(parts) != 3:
+        if len(parts) == 3:
+            parts.append("")
+        if len(parts) != 4:
             raise ValueError(f"{RUN_VARIABLE}={text!r} is not what reprorng run writes")
-        seed, flags, place = parts
+        seed, flags, place, parent = parts
         if not seed.isdigit() or int(seed) >= 2**64 or flags not in ("--", "d-", "dw"):
             raise ValueError(f"{RUN_VARIABLE}={text!r} is not what reprorng run writes")
-        if place and not all(part.isdigit() for part in place.split(".")):
+        if place and not all(_PLACE_PART.fullmatch(part) for part in place.split(".")):
             raise ValueError(f"{RUN_VARIABLE}={text!r} has a bad place")
-        return cls(int(seed), flags[0] == "d", flags[1] == "w", place)
+        if parent and not _PARENT.fullmatch(parent):
+            raise ValueError(f"{RUN_VARIABLE}={text!r} has a bad parent")
+        return cls(int(seed), flags[0] == "d", flags[1] == "w", place, parent)
 
-    def child(self, number: int) -> Run:
-        place = f"{self.place}.{number}" if self.place else str(number)
-        return Run(self.seed, self.deterministic, self.warn_only, place)
+    def at(self, place: str, parent: str = "") -> Run:
+        """This run, at another place."""
+        return Run(self.seed, self.deterministic, self.warn_only, place, parent)
+
+    @property
+    def parent_pid(self) -> int:
+        return int(self.parent.split("-")[0]) if self.parent else 0
+
+
+_PLACE_PART = re.compile(r"[rn]?[0-9]+")
+_PARENT = re.compile(r"[0-9]+-[0-9]+")
 
 
 def hook_directory() -> Path:
@@ -118,13 +136,36 @@ def start_child() -> None:
     except ValueError as error:
         warnings.warn(f"reprorng: {error}; not seeded", RuntimeWarning, stacklevel=2)
         return
+    if run.parent and run.parent_pid != os.getppid():
+        run = _placed_by_another(run)
     _seed_process(run, derive_seed(run.seed, "subprocess", run.place))
     watch(run)
 
 
-# The process's own run; its children's places count from it.
+def _placed_by_another(run: Run) -> Run:
+    """A child that the process which placed it did not start itself (see :mod:`_places`)."""
+    rank = launched_rank(os.environ)
+    if rank is not None:
+        return run.at(under(run.place, f"r{rank}"))
+    number = claim(run.parent, run.place)
+    if number == 0:
+        return run
+    part = f"n{number}" if number > 0 else f"n{os.getpid()}"
+    warnings.warn_explicit(  # one line: no source line to show
+        f"this process was started by {launcher_name(os.getppid())}, not by a Python process "
+        f"of the run, alongside others with its place; it is seeded as {part} among them, by "
+        f"the order they started in, which may not repeat",
+        RuntimeWarning,
+        filename="reprorng",
+        lineno=0,
+    )
+    return run.at(under(run.place, part))
+
+
+# The process's own run, and who it is (``pid-nanoseconds``); its children's places count from it.
 _current: list[Run] = []
 _counter = itertools.count(1)
+_token: list[str] = [""]
 
 
 def watch(run: Run) -> None:
@@ -134,6 +175,9 @@ def watch(run: Run) -> None:
     from reprorng.tasks import join_run
 
     join_run(run.seed, run.place)
+    _token[0] = f"{os.getpid()}-{time.time_ns()}"
+    if RUN_VARIABLE in os.environ:  # what a spawned multiprocessing child reads as it starts
+        os.environ[RUN_VARIABLE] = run.at(run.place, _token[0]).encode()
     if _current:
         _current[0] = run
         _counter = itertools.count(1)
@@ -162,11 +206,20 @@ def watch(run: Run) -> None:
             environment = kwargs.get("env")
             inherited = os.environ if environment is None else environment
             if RUN_VARIABLE in inherited:
-                child = _current[0].child(next(_counter))
-                kwargs["env"] = {**inherited, RUN_VARIABLE: child.encode()}
+                kwargs["env"] = {**inherited, RUN_VARIABLE: _child_run(inherited).encode()}
         original(self, *args, **kwargs)
 
     subprocess.Popen.__init__ = starting  # type: ignore[method-assign]
+
+
+def _child_run(environment: Mapping[str, str]) -> Run:
+    """The run of a child started with ``environment``: placed by the rank a launcher gave it
+    (one its parent does not have), else by the order this process starts children in."""
+    run = _current[0]
+    rank = launched_rank(environment)
+    if rank is not None and rank != launched_rank(os.environ):
+        return run.at(under(run.place, f"r{rank}"), _token[0])
+    return run.at(under(run.place, str(next(_counter))), _token[0])
 
 
 def _multiprocessing_child(identity: tuple[int, ...]) -> None:
@@ -174,4 +227,4 @@ def _multiprocessing_child(identity: tuple[int, ...]) -> None:
     run = _current[0]
     _seed_process(run, derive_seed(run.seed, "process", run.place, *identity))
     place = ".".join([run.place, *map(str, identity)] if run.place else map(str, identity))
-    watch(Run(run.seed, run.deterministic, run.warn_only, place))
+    watch(run.at(place))
