@@ -145,10 +145,8 @@ def seeded_call(fn: Callable[..., Any]) -> Callable[..., Any]:
     Outside a run (no ``reprorng run``, no ``seed_everything``), or made of
     tasks seeded already, ``fn`` itself.
     """
-    if not _run or _seeded_already(fn):
-        return fn
-    seed, place = _run[0]
-    return Task(fn, derive_seed(seed, "pool", place, next_call(), 0))
+    seed = None if _seeded_already(fn) else call_seed()
+    return fn if seed is None else Task(fn, seed)
 
 
 def seeded_items(fn: Callable[..., Any], mode: Mode) -> Callable[..., Any] | None:
@@ -157,6 +155,14 @@ def seeded_items(fn: Callable[..., Any], mode: Mode) -> Callable[..., Any] | Non
         return None
     seed, place = _run[0]
     return Items(fn, seed, place, next_call(), mode)
+
+
+def call_seed() -> int | None:
+    """The seed of one submission, as item 0 of a new call; ``None`` outside a run."""
+    if not _run:
+        return None
+    seed, place = _run[0]
+    return derive_seed(seed, "pool", place, next_call(), 0)
 
 
 def seeds_of_a_call() -> Callable[[int], int] | None:

@@ -33,8 +33,10 @@ def seed_pool_tasks() -> None:
     import wrapt  # only now: it costs more to import than the rest of reprorng
 
     from reprorng.tasks._joblib import seed_joblib_tasks
+    from reprorng.tasks._ray import seed_ray_tasks
 
     wrapt.register_post_import_hook(seed_joblib_tasks, "joblib")
+    wrapt.register_post_import_hook(seed_ray_tasks, "ray")
 
 
 def _patch_multiprocessing() -> None:
