@@ -157,6 +157,11 @@ def seeded_items(fn: Callable[..., Any], mode: Mode) -> Callable[..., Any] | Non
     return Items(fn, seed, place, next_call(), mode)
 
 
+def run_seed(*keys: Key) -> int | None:
+    """``derive_seed(seed, *keys)`` from the run's seed; ``None`` outside a run."""
+    return derive_seed(_run[0][0], *keys) if _run else None
+
+
 def call_seed() -> int | None:
     """The seed of one submission, as item 0 of a new call; ``None`` outside a run."""
     if not _run:

@@ -32,11 +32,15 @@ def seed_pool_tasks() -> None:
     _patch_futures()
     import wrapt  # only now: it costs more to import than the rest of reprorng
 
+    from reprorng.tasks._dask import seed_dask_client, seed_dask_keys, seed_dask_workers
     from reprorng.tasks._joblib import seed_joblib_tasks
     from reprorng.tasks._ray import seed_ray_tasks
 
     wrapt.register_post_import_hook(seed_joblib_tasks, "joblib")
     wrapt.register_post_import_hook(seed_ray_tasks, "ray")
+    wrapt.register_post_import_hook(seed_dask_keys, "dask.delayed")
+    wrapt.register_post_import_hook(seed_dask_client, "distributed.client")
+    wrapt.register_post_import_hook(seed_dask_workers, "distributed.worker")
 
 
 def _patch_multiprocessing() -> None:
