@@ -28,6 +28,7 @@ import itertools
 import os
 import re
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -136,10 +137,19 @@ def start_child() -> None:
     except ValueError as error:
         warnings.warn(f"reprorng: {error}; not seeded", RuntimeWarning, stacklevel=2)
         return
-    if run.parent and run.parent_pid != os.getppid():
+    if run.parent and run.parent_pid != os.getppid() and not _multiprocessing_started():
         run = _placed_by_another(run)
     _seed_process(run, derive_seed(run.seed, "subprocess", run.place))
     watch(run)
+
+
+def _multiprocessing_started() -> bool:
+    """Whether ``multiprocessing`` started this interpreter (a spawned child, the forkserver,
+    the resource tracker): its parent started it, with the parent's own environment."""
+    argv = sys.orig_argv
+    if "-c" not in argv[:-1]:
+        return False
+    return argv[argv.index("-c") + 1].startswith("from multiprocessing")
 
 
 def _placed_by_another(run: Run) -> Run:
@@ -176,8 +186,6 @@ def watch(run: Run) -> None:
 
     join_run(run.seed, run.place)
     _token[0] = f"{os.getpid()}-{time.time_ns()}"
-    if RUN_VARIABLE in os.environ:  # what a spawned multiprocessing child reads as it starts
-        os.environ[RUN_VARIABLE] = run.at(run.place, _token[0]).encode()
     if _current:
         _current[0] = run
         _counter = itertools.count(1)

@@ -38,8 +38,10 @@ def test_a_program_sees_the_same_under_run_and_under_check(tmp_path):
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     under_check = json.loads((tmp_path / "seen.json").read_text())
-    # check marks every process of its runs, so that it can end them all
+    # check marks every process of its runs, so that it can end them all, and has them note
+    # the pools they hand work to
     assert under_check["environment"].pop("REPRORNG_CHECK_RUN")
+    assert under_check["environment"].pop("REPRORNG_SCHEDULING")
     assert under_run == under_check
     assert under_run["block seed"] == 5
     assert under_run["environment"]["REPRORNG_SEED"] == "5"

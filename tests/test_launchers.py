@@ -128,3 +128,33 @@ def test_one_child_through_a_shell_keeps_its_place_without_a_word(tmp_path):
     drawn, stderr = run_program(tmp_path, name, "A=1")
     assert [float(value) for value in drawn] == [documented_draw("subprocess", "1")]
     assert "this process was started by" not in stderr
+
+
+SPAWNING_CHILD = """
+    import multiprocessing as mp, random
+
+    def draw(item):
+        return random.random()
+
+    if __name__ == "__main__":
+        for method in ("spawn", "forkserver"):
+            with mp.get_context(method).Pool(2) as pool:
+                print(method, pool.map(draw, range(4)))
+"""
+
+SPAWNS_IN_A_CHILD = """
+    import subprocess, sys
+
+    result = subprocess.run([sys.executable, "spawning.py"], capture_output=True, text=True)
+    sys.stderr.write(result.stderr)
+    print([line.split(" ", 1)[1] for line in result.stdout.splitlines()])
+"""
+
+
+def test_processes_multiprocessing_starts_in_a_child_are_its_own_without_a_word(tmp_path):
+    script(tmp_path, "spawning.py", SPAWNING_CHILD)
+    name = script(tmp_path, "parent.py", SPAWNS_IN_A_CHILD)
+    drawn, stderr = run_program(tmp_path, name)
+    assert "RuntimeWarning" not in stderr, stderr
+    values = [value for line in drawn for value in ast.literal_eval(line)]
+    assert len(set(values)) == 8  # two calls of four tasks, each its own stream

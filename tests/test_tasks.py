@@ -17,7 +17,7 @@ from reprorng import derive_seed, fixed_rng, task
 from reprorng.tasks import Items, Task
 
 from .helpers import global_states
-from .test_cli import reprorng, script
+from .test_cli import check_json, reprorng, script
 
 # Every program prints, for each call in order, what each of its tasks drew: (item, random, numpy).
 DRAW = """
@@ -293,3 +293,55 @@ def test_joblib_threads_are_left_to_share_the_global_stream_in_every_call(tmp_pa
     name = script(tmp_path, "threads.py", JOBLIB_THREADS)
     pooled, in_order = ast.literal_eval(subprocess_run(tmp_path, name, "1").splitlines()[-1])
     assert pooled == in_order
+
+
+# -- check and pools: two runs that agree prove nothing about a race ---------------------------
+
+CALM = (
+    DRAW
+    + """
+    import multiprocessing as mp
+
+    if __name__ == "__main__":
+        with mp.get_context("fork").Pool(2) as pool:
+            print(sum(value for _item, value, _numpy in pool.map(draw, range(8))))
+"""
+)
+
+CLOCKED = (
+    DRAW
+    + """
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    if __name__ == "__main__":
+        with ProcessPoolExecutor(2) as executor:
+            print(list(executor.map(draw, range(4))), time.time_ns())
+"""
+)
+
+
+def test_check_runs_a_program_that_uses_a_pool_more_times_and_says_so(tmp_path):
+    name = script(tmp_path, "calm.py", CALM)
+    status, report = check_json(tmp_path, name)
+    assert status == 0, report
+    assert report["runs"] == 4
+    assert len(report["exit_statuses"]) == 4
+    assert report["scheduling"] == ["multiprocessing.Pool"]
+    status, report = check_json(tmp_path, "--runs", "2", name)
+    assert (status, report["runs"], len(report["exit_statuses"])) == (0, 2, 2)
+
+
+def test_check_runs_a_program_without_pools_twice(tmp_path):
+    name = script(tmp_path, "plain.py", DRAW + "\n    print(draw(1))\n")
+    status, report = check_json(tmp_path, name)
+    assert (status, report["runs"], report["scheduling"]) == (0, 2, [])
+
+
+def test_check_names_the_pool_when_runs_of_a_program_using_one_differ(tmp_path):
+    name = script(tmp_path, "clocked.py", CLOCKED)
+    status, report = check_json(tmp_path, name)
+    assert status == 1
+    assert report["scheduling"] == ["ProcessPoolExecutor"]
+    assert report["cause"] == "scheduling"
+    assert "order its tasks end in" in report["explanation"]

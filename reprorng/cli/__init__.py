@@ -162,7 +162,10 @@ def parser() -> argparse.ArgumentParser:
     )
     _common(check)
     check.add_argument(
-        "--runs", metavar="K", default="2", help="how many runs to compare (default 2, at least 2)"
+        "--runs",
+        metavar="K",
+        help="how many runs to compare (at least 2; by default 2, or 4 for a program that "
+        "hands work to a pool, a cluster or threads)",
     )
     check.add_argument(
         "--compare",
@@ -251,10 +254,11 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
             )
         options.hash_seed = number
     if command == "check":
-        runs = whole_number(parsed.runs)
-        if runs is None or runs < 2:
-            raise UsageError(f"--runs takes a whole number of at least 2, got {parsed.runs!r}")
-        options.runs = runs
+        if parsed.runs is not None:
+            runs = whole_number(parsed.runs)
+            if runs is None or runs < 2:
+                raise UsageError(f"--runs takes a whole number of at least 2, got {parsed.runs!r}")
+            options.runs, options.runs_given = runs, True
         options.compare = parsed.compare
         options.json = parsed.json
         options.same_hash_seed = parsed.same_hash_seed

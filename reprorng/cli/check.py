@@ -42,13 +42,17 @@ def check(options: Options) -> int:
     outcomes: list[Outcome] = []
     differences: list[dict[str, Any]] = []
     with Aside(options.compare, program_files(options.target)) as aside, Scratch() as scratch:
-        for run in range(1, options.runs + 1):
+        run = 0
+        while run < options.runs:
+            run += 1
             run_hash_seed = base if options.same_hash_seed else (base + run - 1) % 2**32
             outcome = _one_run(options, seed, run_hash_seed, run, scratch, aside.marker)
             outcomes.append(outcome)
             if run > 1:
                 differences.extend(_compared(options, outcomes[0], outcome, run))
             aside.clear()
+            if run == options.runs and not differences and _more_runs(options, scratch):
+                options.runs = ADAPTED_RUNS
         cause = None
         if differences:
             cause = "other"
@@ -57,6 +61,8 @@ def check(options: Options) -> int:
                 again = _one_run(options, seed, base, options.runs + 1, scratch, aside.marker)
                 if not _compared(options, outcomes[0], again, options.runs + 1):
                     cause = "hash seed"
+            if scratch.scheduling():
+                cause = "scheduling"  # one more run agreeing proves nothing for a race
         divergence: dict[str, Any] | None = None
         candidates: list[dict[str, Any]] = []
         untraced: str | None = None
@@ -66,6 +72,7 @@ def check(options: Options) -> int:
         "reproducible": not differences,
         "seed": seed,
         "runs": options.runs,
+        "scheduling": scratch.scheduling(),
         "program": options.target.describe(),
         "exit_statuses": [outcome.status for outcome in outcomes],
         "seconds": [round(outcome.seconds, 3) for outcome in outcomes],
@@ -85,8 +92,27 @@ def check(options: Options) -> int:
     return 1 if differences else 0
 
 
+#: Runs in all when the first two agree but the program handed work to a pool, a cluster or
+#: threads: which task ends first is a race, which two runs that agree cannot rule out.
+ADAPTED_RUNS = 4
+
+
+def _more_runs(options: Options, scratch: Scratch) -> bool:
+    """Whether to run more: ``--runs`` not given, and the runs handed work to others."""
+    used = scratch.scheduling()
+    if options.runs_given or options.runs >= ADAPTED_RUNS or not used:
+        return False
+    print(
+        f"reprorng check: the program hands work to {', '.join(used)}: "
+        f"{ADAPTED_RUNS - options.runs} more runs, as two that agree cannot rule out a race",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
+
+
 def _check_flags(options: Options) -> list[str]:
-    flags = [] if options.runs == 2 else ["--runs", str(options.runs)]
+    flags = ["--runs", str(options.runs)] if options.runs_given else []
     for path in options.compare:
         flags += ["--compare", path]
     for pattern in options.ignore:
@@ -124,7 +150,9 @@ def _one_run(
     start = time.perf_counter()
     try:
         stdout, stderr, status = execute(
-            command, environment(options, seed, run_hash_seed, marker), options.timeout
+            command,
+            environment(options, seed, run_hash_seed, marker, scratch.notes),
+            options.timeout,
         )
     except RunTimeoutError:
         raise RunTimeoutError(

@@ -65,6 +65,8 @@ class Options:
     deterministic: bool = False
     warn_only: bool = False
     runs: int = 2
+    #: ``--runs`` given: no more runs than it says, even for a program that used a pool.
+    runs_given: bool = False
     compare: list[str] = field(default_factory=list)
     json: bool = False
     same_hash_seed: bool = False

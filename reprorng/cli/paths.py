@@ -154,12 +154,25 @@ class Aside:
 
 
 class Scratch:
-    """A temporary folder holding run 1's compared files, for numeric comparison."""
+    """A temporary folder holding run 1's compared files, for numeric comparison, and the
+    notes of what the runs handed work to."""
 
     def __enter__(self) -> Scratch:
         self._folder = tempfile.TemporaryDirectory(prefix="reprorng-check-")
         self._count = 0
+        #: Where the runs' processes note the pools, clusters and threads they use.
+        self.notes = str(Path(self._folder.name) / "scheduling")
+        self._used: list[str] = []
         return self
+
+    def scheduling(self) -> list[str]:
+        """What the runs so far handed work to, each named once (kept past the folder)."""
+        try:
+            lines = Path(self.notes).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return self._used
+        self._used = sorted({*self._used, *filter(None, lines)})
+        return self._used
 
     def __exit__(self, *exc: object) -> None:
         self._folder.cleanup()

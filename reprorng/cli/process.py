@@ -23,6 +23,7 @@ from typing import IO
 
 from reprorng._seed import ENV_VAR
 from reprorng.cli.options import Options, RunTimeoutError, UsageError
+from reprorng.tasks import SCHEDULING_VARIABLE
 
 __all__ = ["MARKER", "end_run", "environment", "execute", "shielded"]
 
@@ -35,9 +36,14 @@ _ENDING = tuple(
 )
 
 
-def environment(options: Options, seed: int, run_hash_seed: int, marker: str) -> dict[str, str]:
-    """A script or module runs as ``reprorng run`` runs it: run sets its environment."""
+def environment(
+    options: Options, seed: int, run_hash_seed: int, marker: str, notes: str = ""
+) -> dict[str, str]:
+    """A script or module runs as ``reprorng run`` runs it: run sets its environment. Its
+    processes note in ``notes`` the pools, clusters and threads they hand work to."""
     marked = {**os.environ, MARKER: marker}
+    if notes:
+        marked[SCHEDULING_VARIABLE] = notes
     if not options.target.command:
         return marked
     return {**marked, ENV_VAR: str(seed), "PYTHONHASHSEED": str(run_hash_seed)}

@@ -28,6 +28,17 @@ CAUSES: dict[str, tuple[str, tuple[str, ...]]] = {
             "non-deterministic kernels (try --deterministic)",
         ),
     ),
+    "scheduling": (
+        "the program hands work to others, and the order its tasks end in can differ from run "
+        "to run though each task draws the same numbers; look for",
+        (
+            "results taken as they come (imap_unordered, as_completed, return_as='generator_"
+            "unordered') and then summed or printed in that order",
+            "floating-point sums whose order follows the tasks' (sort, or sum in task order)",
+            "shared state that tasks or threads change",
+            "the hash seed: if the order cannot matter, compare with --same-hash-seed",
+        ),
+    ),
 }
 
 
@@ -70,6 +81,12 @@ def print_report(report: dict[str, Any], first_stderr: bytes) -> None:
         print("  only stderr differs: stdout, the exit status and the compared files agree")
         print("    - mask lines meant to differ (timings, progress) with --ignore REGEX")
         print("    - or leave stderr out with --no-stderr")
+    if report["scheduling"]:
+        used = ", ".join(report["scheduling"])
+        if report["reproducible"]:
+            print(f"  hands work to {used}: every run agreed, but a race may show in a later one")
+        else:
+            print(f"  hands work to {used}: which of its tasks ends first may differ between runs")
     divergence = report["divergence"]
     # A divergence found says more than the list of what to look for.
     if report["cause"] is not None and (divergence is None or report["cause"] != "other"):

@@ -16,6 +16,7 @@ the call.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar
 from reprorng._seed import SeedLike, check_seed, derive_seed, resolve_seed
 
 __all__ = [
+    "SCHEDULING_VARIABLE",
     "Items",
     "Task",
     "restart_count",
@@ -177,6 +179,25 @@ def seeds_of_a_call() -> Callable[[int], int] | None:
         return None
     (seed, place), call = _run[0], next_call()
     return lambda index: derive_seed(seed, "pool", place, call, index)
+
+
+#: Set by ``reprorng check`` to a file where each process of a run notes, once per engine,
+#: that it handed work to a pool, a cluster or threads: the order such work ends in may race.
+SCHEDULING_VARIABLE = "REPRORNG_SCHEDULING"
+_noted: set[str] = set()
+
+
+def note(engine: str) -> None:
+    """Under ``reprorng check``, note that this process used ``engine`` (once per process)."""
+    path = os.environ.get(SCHEDULING_VARIABLE)
+    if not path or engine in _noted:
+        return
+    _noted.add(engine)
+    try:
+        with open(path, "a", encoding="utf-8") as notes:  # one short append: never interleaved
+            notes.write(engine + "\n")
+    except OSError:
+        pass  # only check's advice is lost
 
 
 # The run this process belongs to, as (seed, place), and its submissions, counted from 1.

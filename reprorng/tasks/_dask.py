@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reprorng.tasks import call_seed, run_seed
+from reprorng.tasks import call_seed, note, run_seed
 
 __all__ = ["seed_dask_client", "seed_dask_keys", "seed_dask_workers"]
 
@@ -76,6 +76,7 @@ def seed_dask_workers(worker: Any) -> None:
     run_task = worker._run_task
 
     def seeded_run_task(task: Any, data: Any, state: Any, key: Any, *args: Any) -> Any:
+        note("Dask")
         seed = run_seed("dask", str(key))
         if seed is None:
             return run_task(task, data, state, key, *args)

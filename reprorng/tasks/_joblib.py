@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from reprorng.tasks import Task, seeds_of_a_call
+from reprorng.tasks import Task, note, seeds_of_a_call
 
 __all__ = ["seed_joblib_tasks"]
 
@@ -30,6 +30,7 @@ def seed_joblib_tasks(joblib: Any) -> None:
         threads = self.__dict__.setdefault(
             "_reprorng_threads", isinstance(self._backend, ThreadingBackend)
         )
+        note("threads (joblib)" if threads else "joblib")
         seed_of = None if threads else seeds_of_a_call()
         if seed_of is None:
             return call(self, iterable)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reprorng.tasks import seeded_call, seeded_items
+from reprorng.tasks import note, seeded_call, seeded_items
 
 __all__ = ["seed_pool_tasks"]
 
@@ -54,7 +54,9 @@ def _patch_multiprocessing() -> None:
     apply_async = pool_type.apply_async
 
     def own(pool: object) -> bool:
-        return not isinstance(pool, pools.ThreadPool)
+        threads = isinstance(pool, pools.ThreadPool)
+        note("threads (multiprocessing.pool.ThreadPool)" if threads else "multiprocessing.Pool")
+        return not threads
 
     def seeded_map_async(
         self: Any,
@@ -94,12 +96,21 @@ _mapping = threading.local()
 
 
 def _patch_futures() -> None:
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     executor_type: Any = ProcessPoolExecutor
     submit, map_ = executor_type.submit, executor_type.map
+    thread_type: Any = ThreadPoolExecutor
+    thread_submit = thread_type.submit
+
+    def noting_submit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        note("threads (ThreadPoolExecutor)")
+        return thread_submit(self, *args, **kwargs)
+
+    thread_type.submit = noting_submit
 
     def seeded_submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        note("ProcessPoolExecutor")
         if getattr(_mapping, "active", False):  # a chunk of seeded_map's: its items are seeded
             return submit(self, fn, *args, **kwargs)
         return submit(self, seeded_call(fn), *args, **kwargs)

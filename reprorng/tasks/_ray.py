@@ -21,7 +21,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from reprorng.tasks import call_seed
+from reprorng.tasks import call_seed, note
 
 __all__ = ["SEED_ARGUMENT", "seed_ray_tasks"]
 
@@ -87,6 +87,7 @@ def _takes_a_seed(parameters: Any) -> bool:
 
 
 def _with_seed(kwargs: Any) -> Any:
+    note("Ray")
     seed = call_seed()
     return kwargs if seed is None else {**(kwargs or {}), SEED_ARGUMENT: seed}
 
