@@ -42,6 +42,7 @@ __all__ = [
     "enter_frame",
     "exit_ambient",
     "leave",
+    "reseed",
     "run_seeded",
     "stacked",
     "undo_fully",
@@ -76,6 +77,17 @@ def enter_frame(frame: Frame, stack: list[Frame]) -> None:
         if block.switches is not None:
             switch_on(frame)
         stack.append(frame)
+
+
+def reseed(frame: Frame, seed: int) -> None:
+    """Seed every generator ``frame`` manages again, with ``seed``, as its entry seeded them:
+    many items run in one block (one capture, one restore), each from a seed of its own."""
+    with _stack.lock:
+        frame.seed = seed  # what a library imported from now on is seeded with
+        for source in frame.saved:
+            source.seed(seed)
+        for told in _stack.on_seed:
+            told(seed)
 
 
 def stacked(frame: Frame) -> tuple[list[Frame], list[Frame]] | None:

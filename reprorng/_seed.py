@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeAlias, Union, cast
 
 if TYPE_CHECKING:
@@ -124,6 +126,11 @@ def derive_seed(seed: SeedLike, *keys: SeedLike | str) -> int:
     the first 8 bytes, little-endian, of the BLAKE2b digest of
     ``json.dumps([seed, *keys], separators=(",", ":"))`` encoded as UTF-8.
     """
+    return text_seed(_derivation(seed, keys))
+
+
+def _derivation(seed: SeedLike, keys: tuple[SeedLike | str, ...]) -> str:
+    """The text :func:`derive_seed` hashes, every key checked."""
     import json  # only when needed
 
     parts: list[int | str] = [check_seed(seed)]
@@ -143,7 +150,25 @@ def derive_seed(seed: SeedLike, *keys: SeedLike | str) -> int:
                 f"derive_seed keys must be ints or strings; key {index} is {key!r} "
                 f"of type {type(key).__name__}"
             )
-    return text_seed(json.dumps(parts, separators=(",", ":")))
+    return json.dumps(parts, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=256)
+def seeds_by_index(seed: int, *keys: int | str) -> Callable[[int], int]:
+    """``index -> derive_seed(seed, *keys, index)``, for the many items of one call: the text
+    before the index is written and checked once, so each seed costs one hash."""
+    import hashlib
+
+    start = _derivation(seed, keys)[:-1] + ","  # the list, open for one more key
+    blake2b = hashlib.blake2b
+
+    def seed_of(index: int) -> int:
+        if type(index) is not int or index.bit_length() > _MAX_KEY_BITS:
+            return derive_seed(seed, *keys, index)
+        digest = blake2b(f"{start}{index}]".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little")
+
+    return seed_of
 
 
 def name_seed(module: str, qualname: str) -> int:

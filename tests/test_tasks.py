@@ -345,3 +345,24 @@ def test_check_names_the_pool_when_runs_of_a_program_using_one_differ(tmp_path):
     assert report["scheduling"] == ["ProcessPoolExecutor"]
     assert report["cause"] == "scheduling"
     assert "order its tasks end in" in report["explanation"]
+
+
+IMPORTS_TORCH = """
+    import multiprocessing as mp, sys
+
+    def draw(item):
+        import torch  # first imported by a task, in the middle of its chunk
+
+        return (item, torch.rand(1).item())
+
+    if __name__ == "__main__":
+        with mp.get_context("spawn").Pool(2) as pool:
+            print([pool.map(draw, range(6), chunksize=int(sys.argv[1]))])
+"""
+
+
+def test_a_library_a_task_imports_is_seeded_by_each_item_of_its_chunk(tmp_path):
+    name = script(tmp_path, "imports.py", IMPORTS_TORCH)
+    one = calls_of(tmp_path, name, "1")
+    assert calls_of(tmp_path, name, "3") == one
+    assert len({value for _item, value in one[0]}) == 6

@@ -22,13 +22,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
-from reprorng._seed import SeedLike, check_seed, derive_seed, resolve_seed
+from reprorng._block import fixed_rng
+from reprorng._seed import SeedLike, check_seed, derive_seed, resolve_seed, seeds_by_index
 
 __all__ = [
     "SCHEDULING_VARIABLE",
     "Items",
     "Task",
-    "restart_count",
+    "call_seed",
+    "join_run",
+    "note",
+    "run_chunk",
+    "run_seed",
     "seeded_call",
     "seeded_items",
     "seeds_of_a_call",
@@ -62,8 +67,6 @@ class Task(Generic[P, R]):
     seed: int
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        from reprorng._block import fixed_rng
-
         with fixed_rng(self.seed):
             return self.fn(*args, **kwargs)
 
@@ -112,8 +115,6 @@ class Items:
     mode: Mode
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from reprorng._block import fixed_rng
-
         if self.mode == "one":
             ((index, item),) = args
             arguments: tuple[Any, ...] = (item,)
@@ -123,8 +124,33 @@ class Items:
         else:
             index, item = args
             arguments = tuple(item) if self.mode == "star" else (item,)
-        with fixed_rng(derive_seed(self.seed, "pool", self.place, self.call, index)):
+        with fixed_rng(seeds_by_index(self.seed, "pool", self.place, self.call)(index)):
             return self.fn(*arguments, **kwargs)
+
+
+def run_chunk(work: tuple[Items, list[tuple[int, Any]]]) -> list[Any]:
+    """A pool's mapper: one chunk of a call's items, in one block, each item seeded by its index.
+
+    The worker's generators are captured once and put back once, after the chunk; between
+    items every generator the block manages is seeded again, so each item draws exactly
+    what it would in a block of its own, whatever chunk it lands in.
+    """
+    items, chunk = work
+    if not chunk:
+        return []
+    from reprorng import _stack
+    from reprorng._entry import reseed
+
+    seed_of = seeds_by_index(items.seed, "pool", items.place, items.call)
+    results = []
+    with fixed_rng(seed_of(chunk[0][0])):
+        frame = _stack.open_frames[-1]
+        for number, (index, item) in enumerate(chunk):
+            if number:
+                reseed(frame, seed_of(index))
+            arguments = tuple(item) if items.mode == "star" else (item,)
+            results.append(items.fn(*arguments))
+    return results
 
 
 def _seeded_already(fn: object) -> bool:
@@ -178,7 +204,7 @@ def seeds_of_a_call() -> Callable[[int], int] | None:
     if not _run:
         return None
     (seed, place), call = _run[0], next_call()
-    return lambda index: derive_seed(seed, "pool", place, call, index)
+    return seeds_by_index(seed, "pool", place, call)
 
 
 #: Set by ``reprorng check`` to a file where each process of a run notes, once per engine,

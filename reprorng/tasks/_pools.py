@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reprorng.tasks import note, seeded_call, seeded_items
+from reprorng.tasks import note, run_chunk, seeded_call, seeded_items
 
 __all__ = ["seed_pool_tasks"]
 
@@ -70,7 +70,8 @@ def _patch_multiprocessing() -> None:
         items = seeded_items(func, "star" if star else "pair") if own(self) else None
         if items is None:
             return map_async(self, func, iterable, mapper, *args, **kwargs)
-        return map_async(self, items, list(enumerate(iterable)), starmapstar, *args, **kwargs)
+        # Each chunk runs in one block, its items seeded in turn (run_chunk).
+        return map_async(self, items, list(enumerate(iterable)), run_chunk, *args, **kwargs)
 
     def seeded_imap(original: Any) -> Any:
         def imapping(
