@@ -37,3 +37,15 @@ def test_trace_benchmark_runs_and_reports_each_network():
     assert "MNIST example CNN" in result.stdout
     assert "lighter CNN" in result.stdout
     assert result.stdout.count("traced / untraced:") == 2
+
+
+def test_tasks_benchmark_runs_and_reports_each_cost():
+    tasks_bench = BENCH.with_name("tasks_bench.py")
+    command = [sys.executable, str(tasks_bench), "--rounds", "1", "--number", "50"]
+    result = subprocess.run(
+        [*command, "--items", "200"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode in (0, 1), result.stderr
+    for row in ("bare call:", "an item of a map: overhead", "a single submission: overhead"):
+        assert row in result.stdout
+    assert "seeded / unseeded:" in result.stdout
