@@ -28,14 +28,16 @@ def seed_pool_tasks() -> None:
     if _done:
         return
     _done.append(True)
-    _patch_multiprocessing()
-    _patch_futures()
     import wrapt  # only now: it costs more to import than the rest of reprorng
 
     from reprorng.tasks._dask import seed_dask_client, seed_dask_keys, seed_dask_workers
     from reprorng.tasks._joblib import seed_joblib_tasks
     from reprorng.tasks._ray import seed_ray_tasks
 
+    # Each patched as it is imported: a process that uses none of them imports none of them.
+    wrapt.register_post_import_hook(_patch_multiprocessing, "multiprocessing.pool")
+    wrapt.register_post_import_hook(_patch_process_pools, "concurrent.futures.process")
+    wrapt.register_post_import_hook(_patch_thread_pools, "concurrent.futures.thread")
     wrapt.register_post_import_hook(seed_joblib_tasks, "joblib")
     wrapt.register_post_import_hook(seed_ray_tasks, "ray")
     wrapt.register_post_import_hook(seed_dask_keys, "dask.delayed")
@@ -43,9 +45,7 @@ def seed_pool_tasks() -> None:
     wrapt.register_post_import_hook(seed_dask_workers, "distributed.worker")
 
 
-def _patch_multiprocessing() -> None:
-    import multiprocessing.pool as pools
-
+def _patch_multiprocessing(pools: Any) -> None:
     starmapstar = getattr(pools, "starmapstar")  # noqa: B009 - not in the stubs
 
     pool_type: Any = pools.Pool
@@ -96,12 +96,8 @@ def _patch_multiprocessing() -> None:
 _mapping = threading.local()
 
 
-def _patch_futures() -> None:
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-
-    executor_type: Any = ProcessPoolExecutor
-    submit, map_ = executor_type.submit, executor_type.map
-    thread_type: Any = ThreadPoolExecutor
+def _patch_thread_pools(thread: Any) -> None:
+    thread_type: Any = thread.ThreadPoolExecutor
     thread_submit = thread_type.submit
 
     def noting_submit(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -109,6 +105,11 @@ def _patch_futures() -> None:
         return thread_submit(self, *args, **kwargs)
 
     thread_type.submit = noting_submit
+
+
+def _patch_process_pools(process: Any) -> None:
+    executor_type: Any = process.ProcessPoolExecutor
+    submit, map_ = executor_type.submit, executor_type.map
 
     def seeded_submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         note("ProcessPoolExecutor")
