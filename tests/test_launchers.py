@@ -83,13 +83,17 @@ SHELL = """
 """
 
 
-def test_a_shell_launching_ranks_places_them_by_rank(tmp_path):
-    (tmp_path / "child.py").write_text(CHILD)
+@pytest.mark.parametrize(
+    "variable", ["SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"]
+)
+def test_ranks_a_shell_launches_on_two_nodes_are_placed_by_rank(tmp_path, variable):
+    (tmp_path / "child.py").write_text(CHILD.replace("'SLURM_PROCID'", repr(variable)))
     name = script(tmp_path, "shell.py", SHELL)
-    drawn, stderr = run_program(tmp_path, name, "SLURM_PROCID=0", "SLURM_PROCID=1")
-    assert sorted(map(float, drawn)) == sorted(
-        documented_draw("subprocess", f"1.r{rank}") for rank in "01"
-    )
+    node_a, stderr = run_program(tmp_path, name, f"{variable}=0", f"{variable}=1")
+    node_b, _ = run_program(tmp_path, name, f"{variable}=3", f"{variable}=2")
+    assert [float(value) for value in node_a + node_b] == [
+        documented_draw("subprocess", f"1.r{rank}") for rank in "0132"
+    ]
     assert "this process was started by" not in stderr
 
 

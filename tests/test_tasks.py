@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from reprorng import derive_seed, fixed_rng, task
-from reprorng.tasks import Items, Task
+from reprorng.tasks import Items, Task, run_chunk
 
 from .helpers import global_states
 from .test_cli import check_json, reprorng, script
@@ -262,6 +262,15 @@ def test_a_task_needs_a_callable_and_a_good_seed():
         task(3, 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="-1"):
         task(draw, 1, seed=-1)
+
+
+def test_a_chunk_draws_as_its_items_alone_and_puts_the_generators_back():
+    before = global_states()
+    items = Items(draw, 5, "", 1, "pair")
+    chunk = [(index, index * 10) for index in (4, 2, 9)]
+    assert run_chunk((items, chunk)) == [items(index, item) for index, item in chunk]
+    assert global_states() == before
+    assert run_chunk((items, [])) == []
 
 
 def test_items_of_a_call_are_seeded_by_their_index_alone():
