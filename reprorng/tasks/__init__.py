@@ -5,12 +5,11 @@ task that draws from its worker's stream draws different numbers from run to
 run. So each task runs in a block of its own, seeded from the run's seed and
 a key fixed where the task is submitted, and its worker's generators are put
 back after it. :func:`task` does this for one callable; under ``reprorng
-run`` and after ``seed_everything``, :mod:`reprorng.tasks._pools` and
-:mod:`reprorng.tasks._joblib` do it for every task of ``multiprocessing``,
-``concurrent.futures`` and joblib, keyed by
-``("pool", place, call, index)``: the submitting process's place in the run,
-the call's number among that process's submissions, and the item's index in
-the call.
+run`` and after ``seed_everything``, the engine modules beside this one do it
+for every task of ``multiprocessing`` and ``concurrent.futures`` process pools,
+joblib and Ray, keyed by ``("pool", place, call, index)``: the submitting
+process's place in the run, the call's number among that process's
+submissions, and the item's index in the call (Dask's tasks, by their keys).
 """
 
 from __future__ import annotations
