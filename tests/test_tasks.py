@@ -375,3 +375,23 @@ def test_a_library_a_task_imports_is_seeded_by_each_item_of_its_chunk(tmp_path):
     one = calls_of(tmp_path, name, "1")
     assert calls_of(tmp_path, name, "3") == one
     assert len({value for _item, value in one[0]}) == 6
+
+
+class Awkward:
+    """A callable whose ``items`` and ``func`` raise when read: submitted all the same."""
+
+    @property
+    def items(self) -> list[object]:
+        raise RuntimeError("not a batch")
+
+    def __call__(self, item: int) -> int:
+        return item
+
+
+def test_a_callable_whose_attributes_raise_is_submitted_seeded(monkeypatch):
+    from reprorng import tasks
+
+    monkeypatch.setattr(tasks, "_run", [(5, "")])  # as in a process of a run
+    seeded = tasks.seeded_call(Awkward())
+    assert isinstance(seeded, Task)
+    assert seeded(3) == 3

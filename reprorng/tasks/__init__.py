@@ -156,13 +156,19 @@ def _seeded_already(fn: object) -> bool:
     """Whether ``fn`` is made of tasks seeded already: another engine's batch of them, passed
     on to a pool (joblib's multiprocessing backend hands ``Pool`` a ``SafeFunction`` holding
     ``BatchedCalls``), which must neither be seeded twice nor take a number."""
-    for _ in range(3):
-        if isinstance(fn, Task | Items):
-            return True
-        items = getattr(fn, "items", None)
-        if isinstance(items, list) and items:
-            return all(isinstance(item, tuple) and isinstance(item[0], Task) for item in items)
-        fn = getattr(fn, "func", None)
+    try:
+        for _ in range(3):
+            if isinstance(fn, Task | Items):
+                return True
+            items = getattr(fn, "items", None)
+            if isinstance(items, list) and items:
+                return all(
+                    isinstance(item, tuple) and bool(item) and isinstance(item[0], Task)
+                    for item in items
+                )
+            fn = getattr(fn, "func", None)
+    except Exception:  # noqa: BLE001 - a user's property that raises: theirs, not a batch
+        return False
     return False
 
 
