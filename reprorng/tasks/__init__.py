@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
+from reprorng import _stack
 from reprorng._block import fixed_rng
+from reprorng._entry import reseed
 from reprorng._seed import SeedLike, check_seed, derive_seed, resolve_seed, seeds_by_index
 
 __all__ = [
@@ -114,17 +116,29 @@ class Items:
     mode: Mode
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        index, arguments = self.split(args)
+        with fixed_rng(self.seeds()(index)):
+            return self.fn(*arguments, **kwargs)
+
+    def split(self, args: tuple[Any, ...]) -> tuple[int, tuple[Any, ...]]:
+        """An item's index, and the arguments ``fn`` takes, out of what the engine passes."""
         if self.mode == "one":
             ((index, item),) = args
-            arguments: tuple[Any, ...] = (item,)
-        elif self.mode == "spread":
+            return index, (item,)
+        if self.mode == "spread":
             index, *rest = args
-            arguments = tuple(rest)
-        else:
-            index, item = args
-            arguments = tuple(item) if self.mode == "star" else (item,)
-        with fixed_rng(seeds_by_index(self.seed, "pool", self.place, self.call)(index)):
-            return self.fn(*arguments, **kwargs)
+            return index, tuple(rest)
+        index, item = args
+        return index, tuple(item) if self.mode == "star" else (item,)
+
+    def seeds(self) -> Callable[[int], int]:
+        """The seed of each item of this call, by index."""
+        return _call_seeds(self.seed, self.place, self.call)
+
+
+def _call_seeds(seed: int, place: str, call: int) -> Callable[[int], int]:
+    """``index -> derive_seed(seed, "pool", place, call, index)``: the seeds of one call."""
+    return seeds_by_index(seed, "pool", place, call)
 
 
 def run_chunk(work: tuple[Items, list[tuple[int, Any]]]) -> list[Any]:
@@ -137,17 +151,14 @@ def run_chunk(work: tuple[Items, list[tuple[int, Any]]]) -> list[Any]:
     items, chunk = work
     if not chunk:
         return []
-    from reprorng import _stack
-    from reprorng._entry import reseed
-
-    seed_of = seeds_by_index(items.seed, "pool", items.place, items.call)
+    seed_of = items.seeds()
     results = []
     with fixed_rng(seed_of(chunk[0][0])):
         frame = _stack.open_frames[-1]
-        for number, (index, item) in enumerate(chunk):
+        for number, entry in enumerate(chunk):
+            index, arguments = items.split(entry)
             if number:
                 reseed(frame, seed_of(index))
-            arguments = tuple(item) if items.mode == "star" else (item,)
             results.append(items.fn(*arguments))
     return results
 
@@ -197,10 +208,8 @@ def run_seed(*keys: Key) -> int | None:
 
 def call_seed() -> int | None:
     """The seed of one submission, as item 0 of a new call; ``None`` outside a run."""
-    if not _run:
-        return None
-    seed, place = _run[0]
-    return derive_seed(seed, "pool", place, next_call(), 0)
+    seed_of = seeds_of_a_call()
+    return None if seed_of is None else seed_of(0)
 
 
 def seeds_of_a_call() -> Callable[[int], int] | None:
@@ -209,7 +218,7 @@ def seeds_of_a_call() -> Callable[[int], int] | None:
     if not _run:
         return None
     (seed, place), call = _run[0], next_call()
-    return seeds_by_index(seed, "pool", place, call)
+    return _call_seeds(seed, place, call)
 
 
 #: Set by ``reprorng check`` to a file where each process of a run notes, once per engine,
