@@ -40,7 +40,7 @@ def seed_by_hand(seed: int) -> None:
     if seed < 2**32:
         np.random.seed(seed)
     else:
-        np.random.seed([seed & 0xFFFFFFFF, seed >> 32, 0])
+        np.random.seed([seed & 0xFFFFFFFF, seed >> 32, 1])
     torch.manual_seed(seed)
 
 

@@ -95,7 +95,7 @@ def test_each_worker_is_seeded_from_its_torch_seed_and_rank_as_documented():
     for worker_seed, drawn in by_worker.items():
         seed = derive_seed(worker_seed, "worker", 0)
         python = random.Random(seed)
-        legacy = np.random.RandomState([seed & 0xFFFFFFFF, seed >> 32, 0])
+        legacy = np.random.RandomState([seed & 0xFFFFFFFF, seed >> 32, 1])
         generator = torch.Generator().manual_seed(seed)
         expected = [
             (python.random(), legacy.random(), torch.rand((), generator=generator).item())

@@ -100,7 +100,7 @@ def documented(call: int, index: int) -> tuple[float, float]:
     ``random`` and numpy seeded with it as their own seeding calls seed them."""
     text = json.dumps([5, "pool", "", call, index], separators=(",", ":"))
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-    words = seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32, 0]
+    words = seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32, 1]
     numpy = np.random.RandomState(words).random_sample()
     return random.Random(seed).random(), float(numpy)
 

@@ -20,7 +20,13 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from reprorng.sources.base import BaseSource, ObjectSource, Repeats, try_state
-from reprorng.sources.numpy_memory import Twister, keep_seed_seq
+from reprorng.sources.numpy_memory import (
+    NONE_CACHED,
+    Twister,
+    keep_seed_seq,
+    read_gaussian,
+    write_gaussian,
+)
 
 __all__ = [
     "NUMPY_BIT_GENERATORS",
@@ -58,6 +64,10 @@ class NumpyGlobal(BaseSource):
     # numpy's state dict, the bit generator's seed_seq).
 
     def capture(self) -> object:
+        fast = self._twister.memories()
+        if fast is not None:
+            bit_generator, memory, normal = fast
+            return bit_generator, bytes(memory), read_gaussian(normal), bit_generator.seed_seq
         np_random = self._random()
         bit_generator = np_random.get_bit_generator()
         view = self._twister.view(bit_generator)
@@ -81,15 +91,23 @@ class NumpyGlobal(BaseSource):
         return bit_generator, twister, gaussian, seed_seq
 
     def seed(self, seed: int) -> None:
-        np_random = self._random()
-        view = self._twister.view(np_random.get_bit_generator())
+        fast = self._twister.memories()
+        view: memoryview | None
+        if fast is not None:
+            fast[2][:] = NONE_CACHED
+            view = fast[1]
+        else:
+            np_random = self._random()
+            view = self._twister.view(np_random.get_bit_generator())
+            if view is not None:
+                self._twister.clear_gaussian(view)
         if view is not None:
-            self._twister.clear_gaussian(view)
             seeded = self._repeats.get(seed)
             if seeded is not None:
                 view[:] = seeded
             else:
-                self._twister.seed_into(view, seed if seed < 2**32 else numpy_seed(seed))
+                # numpy_seed's key, [low, high, 1], as the int whose words it is.
+                self._twister.seed_into(view, seed if seed < 2**32 else seed + 2**64)
                 if self._repeats.repeated:
                     self._repeats.keep(seed, bytes(view))
             return
@@ -102,6 +120,13 @@ class NumpyGlobal(BaseSource):
 
     def restore(self, state: object) -> None:
         bit_generator, twister, extra, seed_seq = cast(tuple[Any, Any, Any, Any], state)
+        fast = self._twister.memories()
+        if fast is not None and fast[0] is bit_generator and twister is not None:
+            if bit_generator.seed_seq is not seed_seq:
+                keep_seed_seq(bit_generator, seed_seq)
+            write_gaussian(fast[2], extra)
+            fast[1][:] = twister
+            return
         np_random = self._random()
         if bit_generator is None:  # a loaded state
             bit_generator = np_random.get_bit_generator()
@@ -215,15 +240,14 @@ def _bit_generator_type(data: Any) -> Any:
 def numpy_seed(seed: int) -> int | list[int]:
     """What ``np.random.seed`` is given for a seed.
 
-    It takes 32 bits. A larger seed is given as the array of its two 32-bit
-    words, low word first, then a 0: ``[seed & 0xFFFFFFFF, seed >> 32, 0]``,
-    which numpy's legacy seeding mixes with ``init_by_array``. Every seed below
-    2**64 gets its own stream, never that of a 32-bit seed. The 0 keeps it
-    apart from Python's :mod:`random`, which seeds the same twister from the
-    same words (``init_by_array([low, high])``): without it, the two libraries
-    would draw identical numbers in a block with a large seed.
+    It takes 32 bits. A larger seed is given as its two 32-bit words, low
+    first, then a 1 (``[seed & 0xFFFFFFFF, seed >> 32, 1]``), which numpy mixes
+    with ``init_by_array``: never the stream of a 32-bit seed, nor that of
+    Python's :mod:`random`, which mixes the two words alone. The 1 makes the
+    key the words of ``seed + 2**64``, from which Python's ``random.seed``
+    makes the same twister faster than numpy (see :meth:`Twister.seed_into`).
     """
-    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32, 0]
+    return seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32, 1]
 
 
 @functools.lru_cache(maxsize=64)

@@ -8,14 +8,18 @@ once against numpy's public state, and where the check fails the public
 
 from __future__ import annotations
 
+import _random
 import contextlib
 import ctypes
+import random
 import struct
 import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Twister", "keep_seed_seq"]
+from reprorng.sources.python import memory_of
+
+__all__ = ["NONE_CACHED", "Twister", "keep_seed_seq", "read_gaussian", "write_gaussian"]
 
 
 # numpy's Mersenne Twister state as it lies in memory: 624 key words, then the position.
@@ -91,13 +95,15 @@ class _NormalSlot:
     @classmethod
     def write(cls, memory: memoryview, gaussian: float | None) -> None:
         if gaussian is None:
-            memory[:] = _NONE_CACHED
+            memory[:] = NONE_CACHED
         else:
             cls._LAYOUT.pack_into(memory, 0, 1, gaussian)
 
 
 # What the cache holds when nothing is cached.
-_NONE_CACHED = _NormalSlot._LAYOUT.pack(0, 0.0)
+NONE_CACHED = _NormalSlot._LAYOUT.pack(0, 0.0)
+read_gaussian = _NormalSlot.read
+write_gaussian = _NormalSlot.write
 
 
 class Twister:
@@ -127,6 +133,8 @@ class Twister:
         self._known: tuple[object, memoryview] | None = None
         # The RandomState whose cached gaussian is reached in its memory, with it.
         self._normal: tuple[object, memoryview] | None = None
+        # Both, with the bit generator and the RandomState they belong to.
+        self._both: tuple[Any, memoryview, memoryview, object] | None = None
 
     def view(self, bit_generator: Any) -> memoryview | None:
         """The memory of a Mersenne Twister bit generator, once its layout is confirmed."""
@@ -144,6 +152,20 @@ class Twister:
             return None
         self._known = (bit_generator, view)
         return view
+
+    def memories(self) -> tuple[Any, memoryview, memoryview] | None:
+        """The bit generator of ``legacy()``, its twister's memory and that of the cached
+        gaussian, when both layouts are confirmed; else ``None``. The common case, fast."""
+        legacy = self._legacy()
+        bit_generator = legacy._bit_generator
+        known = self._both
+        if known is not None and known[0] is bit_generator and known[3] is legacy:
+            return known[:3]
+        view, normal = self.view(bit_generator), self._normal_memory()
+        if view is None or normal is None:
+            return None
+        self._both = (bit_generator, view, normal, legacy)
+        return bit_generator, view, normal
 
     def _normal_memory(self) -> memoryview | None:
         legacy = self._legacy()
@@ -212,20 +234,25 @@ class Twister:
             self.take_gaussian(view)
 
     def seed_into(self, view: memoryview, seed: int | list[int]) -> None:
-        """Seed the twister as ``np.random.seed(seed)`` does; expects none cached."""
-        global _scratch
-        if _scratch is None:
-            # Not ``import numpy.random``: this may run while numpy imports it.
-            np_random = sys.modules["numpy.random"]
-            bit_generator = np_random.MT19937()
-            scratch_view = Twister(lambda: None).view(bit_generator)
-            assert scratch_view is not None
-            # RandomState.seed's own seeding, without the RandomState around it.
-            seeding = getattr(bit_generator, "_legacy_seeding", None)
-            if seeding is None:
-                seeding = np_random.RandomState(bit_generator).seed
-            _scratch = (seeding, scratch_view)
-        seeding, scratch_view = _scratch
+        """Seed the twister as ``np.random.seed(seed)`` does; expects none cached. An int of
+        2**32 or more stands for the key of its 32-bit words, low first, which numpy takes
+        only as a list.
+
+        Such a key is seeded by Python's ``random.seed`` from the int itself:
+        the same algorithm (``init_by_array``) on the same words, without
+        numpy's checks of the key array, which cost more than the seeding.
+        Checked once against numpy's own.
+        """
+        if type(seed) is int and seed >= 2**32:
+            python = _python if _python_checked else _python_scratch()
+            if python is not None:
+                generator, key, position = python
+                _random.Random.seed(generator, seed)
+                view[:_KEY_SIZE] = key
+                view[_KEY_SIZE:] = position
+                return
+            seed = [seed >> shift & 0xFFFFFFFF for shift in range(0, seed.bit_length(), 32)]
+        seeding, scratch_view = _scratch or _numpy_scratch()
         seeding(seed)
         view[:] = scratch_view
 
@@ -241,8 +268,57 @@ class Twister:
         }
 
 
+_KEY_SIZE = 624 * 4
+_POSITION_SIZE = 4
+
 # A private legacy generator and its memory, where twisters are seeded.
 _scratch: tuple[Any, memoryview] | None = None
+# A private Python generator, once confirmed to seed as numpy does, with the parts of its
+# memory that hold the key and the position (Python keeps the position first, numpy last).
+_python: tuple[random.Random, memoryview, memoryview] | None = None
+_python_checked = False
+
+
+def _numpy_scratch() -> tuple[Any, memoryview]:
+    global _scratch
+    if _scratch is None:
+        # Not ``import numpy.random``: this may run while numpy imports it.
+        np_random = sys.modules["numpy.random"]
+        bit_generator = np_random.MT19937()
+        scratch_view = Twister(lambda: None).view(bit_generator)
+        assert scratch_view is not None
+        # RandomState.seed's own seeding, without the RandomState around it.
+        seeding = getattr(bit_generator, "_legacy_seeding", None)
+        if seeding is None:
+            seeding = np_random.RandomState(bit_generator).seed
+        _scratch = (seeding, scratch_view)
+    return _scratch
+
+
+def _python_scratch() -> tuple[random.Random, memoryview, memoryview] | None:
+    """A Python generator whose seeding gives numpy's twister for a key, once that is checked:
+    its memory holds the same words, and two keys seed both alike."""
+    global _python, _python_checked
+    if not _python_checked:
+        _python_checked = True
+        with contextlib.suppress(Exception):
+            generator = random.Random()
+            memory = memory_of(generator)
+            seeding, scratch_view = _numpy_scratch()
+            if memory is not None:
+                for key in ([0x9E3779B9, 0x7F4A7C15, 1], [5, 0, 1]):
+                    _random.Random.seed(generator, key[0] | key[1] << 32 | key[2] << 64)
+                    seeding(key)
+                    numpy_memory = bytes(scratch_view)
+                    python_memory = bytes(memory)
+                    if (
+                        numpy_memory[:_KEY_SIZE] != python_memory[_POSITION_SIZE:]
+                        or numpy_memory[_KEY_SIZE:] != python_memory[:_POSITION_SIZE]
+                    ):
+                        break
+                else:
+                    _python = (generator, memory[_POSITION_SIZE:], memory[:_POSITION_SIZE])
+    return _python
 
 
 def keep_seed_seq(bit_generator: Any, seed_seq: object) -> None:
