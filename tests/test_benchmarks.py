@@ -46,6 +46,9 @@ def test_tasks_benchmark_runs_and_reports_each_cost():
         [*command, "--items", "200"], capture_output=True, text=True, timeout=300
     )
     assert result.returncode in (0, 1), result.stderr
-    for row in ("bare call:", "an item of a map: overhead", "a single submission: overhead"):
+    rows = ("bare call", "an item of a map: adds", "a single submission, both sides: adds")
+    for row in rows:
         assert row in result.stdout
-    assert "seeded / unseeded:" in result.stdout
+    for pool in ("Pool(2).map", "ProcessPoolExecutor(2).map", "ProcessPoolExecutor(2).submit"):
+        assert f"{pool}" in result.stdout
+    assert result.stdout.count("seeded / unseeded") == 3

@@ -14,16 +14,18 @@ submissions, and the item's index in the call (Dask's tasks, by their keys).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import BuiltinFunctionType, FunctionType
 from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
 from reprorng import _stack
 from reprorng._block import fixed_rng
-from reprorng._entry import reseed
+from reprorng._entry import reseed, run_seeded
 from reprorng._seed import SeedLike, check_seed, derive_seed, resolve_seed, seeds_by_index
 
 __all__ = [
@@ -68,8 +70,11 @@ class Task(Generic[P, R]):
     seed: int
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        with fixed_rng(self.seed):
-            return self.fn(*args, **kwargs)
+        result: R = run_seeded(fixed_rng(self.seed), self.fn, args, kwargs)
+        return result
+
+    def __reduce__(self) -> tuple[type[Task[P, R]], tuple[Callable[P, R], int]]:
+        return Task, (self.fn, self.seed)  # pickled small, made again by its constructor
 
 
 def task(fn: Callable[P, R], key: object, *, seed: SeedLike | None = None) -> Task[P, R]:
@@ -117,8 +122,7 @@ class Items:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         index, arguments = self.split(args)
-        with fixed_rng(self.seeds()(index)):
-            return self.fn(*arguments, **kwargs)
+        return run_seeded(fixed_rng(self.seeds()(index)), self.fn, arguments, kwargs)
 
     def split(self, args: tuple[Any, ...]) -> tuple[int, tuple[Any, ...]]:
         """An item's index, and the arguments ``fn`` takes, out of what the engine passes."""
@@ -138,7 +142,7 @@ class Items:
 
 def _call_seeds(seed: int, place: str, call: int) -> Callable[[int], int]:
     """``index -> derive_seed(seed, "pool", place, call, index)``: the seeds of one call."""
-    return seeds_by_index(seed, "pool", place, call)
+    return functools.partial(seeds_by_index(seed, "pool", place), call)
 
 
 def run_chunk(work: tuple[Items, list[tuple[int, Any]]]) -> list[Any]:
@@ -171,6 +175,8 @@ def _seeded_already(fn: object) -> bool:
         for _ in range(3):
             if isinstance(fn, Task | Items):
                 return True
+            if fn is None or isinstance(fn, FunctionType | BuiltinFunctionType):
+                return False  # what is submitted most: no batch, and no attribute to look up
             items = getattr(fn, "items", None)
             if isinstance(items, list) and items:
                 return all(
@@ -229,10 +235,12 @@ _noted: set[str] = set()
 
 def note(engine: str) -> None:
     """Under ``reprorng check``, note that this process used ``engine`` (once per process)."""
-    path = os.environ.get(SCHEDULING_VARIABLE)
-    if not path or engine in _noted:
+    if engine in _noted:  # looked at once per engine: check sets the variable at the start
         return
     _noted.add(engine)
+    path = os.environ.get(SCHEDULING_VARIABLE)
+    if not path:
+        return
     try:
         with open(path, "a", encoding="utf-8") as notes:  # one short append: never interleaved
             notes.write(engine + "\n")

@@ -12,6 +12,7 @@ alone: threads share the global generators, and their blocks would take turns.
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -118,16 +119,28 @@ def _patch_process_pools(process: Any) -> None:
         return submit(self, seeded_call(fn), *args, **kwargs)
 
     def seeded_map(
-        self: Any, fn: Callable[..., Any], *iterables: Iterable[Any], **options: Any
+        self: Any,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        chunksize: int = 1,
+        **options: Any,
     ) -> Any:
         items = seeded_items(fn, "spread")
-        if items is None:
-            return map_(self, fn, *iterables, **options)
+        try:
+            size = operator.index(chunksize)
+        except TypeError:
+            size = 0
+        if items is None or size < 1:  # a bad size: refused by the executor, as ever
+            return map_(self, fn, *iterables, chunksize=chunksize, **options)
+        # Each chunk runs in one block, its items seeded in turn (run_chunk), as a pool's do.
+        entries = zip(itertools.count(), *iterables)
+        chunks = iter(lambda: list(itertools.islice(entries, size)), [])
         _mapping.active = True
         try:
-            return map_(self, items, itertools.count(), *iterables, **options)
+            results = map_(self, run_chunk, zip(itertools.repeat(items), chunks), **options)
         finally:
             _mapping.active = False
+        return itertools.chain.from_iterable(results)
 
     executor_type.submit = seeded_submit
     executor_type.map = seeded_map
