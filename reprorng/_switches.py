@@ -78,20 +78,32 @@ def _torch() -> Any:
 
 
 class TorchSwitches:
-    """torch's determinism settings, switched to deterministic and back.
+    """torch's determinism settings, switched to deterministic (or, ``mode=False``, off) and back.
 
     ``warn_only``: an operation that has no deterministic implementation
     warns instead of raising (``torch.use_deterministic_algorithms``'s option).
+    Switched off, deterministic algorithms and ``cudnn.deterministic`` are
+    ``False``; ``cudnn.benchmark`` and ``CUBLAS_WORKSPACE_CONFIG`` stay as they are.
     """
 
-    __slots__ = ("warn_only",)
+    __slots__ = ("mode", "warn_only")
 
-    def __init__(self, *, warn_only: bool = False) -> None:
+    def __init__(self, mode: bool = True, *, warn_only: bool = False) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(
+                f"deterministic's mode must be True or False, got {mode!r} "
+                f"of type {type(mode).__name__}"
+            )
         if not isinstance(warn_only, bool):
             raise TypeError(f"warn_only must be True or False, got {warn_only!r}")
+        if warn_only and not mode:
+            raise ValueError("warn_only=True needs deterministic algorithms switched on")
+        self.mode = mode
         self.warn_only = warn_only
 
     def __repr__(self) -> str:
+        if not self.mode:
+            return "deterministic(False)"
         return "deterministic(warn_only=True)" if self.warn_only else "deterministic()"
 
     def current(self) -> object:
@@ -110,6 +122,10 @@ class TorchSwitches:
         if prior is None:
             prior = _read(torch)
         assert isinstance(prior, _Settings)
+        if not self.mode:
+            wanted = prior._replace(algorithms=False, warn_only=False, cudnn_deterministic=False)
+            _write(torch, wanted)
+            return prior
         wanted = _Settings(
             algorithms=True,
             warn_only=self.warn_only,

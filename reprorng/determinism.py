@@ -1,7 +1,7 @@
 """torch's determinism switches, set for a block and put back after.
 
 Seeding makes the random numbers repeat; it does not make every kernel
-repeat. ``with deterministic():`` also sets
+repeat. ``with deterministic():`` sets
 
 * ``torch.use_deterministic_algorithms(True)`` (``warn_only`` passed on),
 * ``torch.backends.cudnn.deterministic = True``,
@@ -39,6 +39,11 @@ class deterministic(TorchSwitches):  # noqa: N801 - used like a function, as ``w
     implementation warns instead of raising
     (``torch.use_deterministic_algorithms``'s option).
 
+    ``deterministic(False)`` switches deterministic algorithms off for a
+    block inside a deterministic region, for an operation that has no
+    deterministic implementation: ``torch.use_deterministic_algorithms(False)``
+    and ``torch.backends.cudnn.deterministic = False``, the rest left as it is.
+
     It is a block that seeds nothing: it nests, overlaps and takes turns
     between threads as ``fixed_rng`` blocks do, so whatever the order blocks
     exit in, the settings end as they were.
@@ -50,8 +55,8 @@ class deterministic(TorchSwitches):  # noqa: N801 - used like a function, as ``w
 
     __slots__ = ("_block",)
 
-    def __init__(self, *, warn_only: bool = False) -> None:
-        super().__init__(warn_only=warn_only)
+    def __init__(self, mode: bool = True, *, warn_only: bool = False) -> None:
+        super().__init__(mode, warn_only=warn_only)
         self._block = switching_only(self)
 
     def __enter__(self) -> Self:

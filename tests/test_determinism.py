@@ -79,6 +79,42 @@ def test_every_prior_combination_is_switched_and_put_back_by_a_block(warn_only):
         assert settings() == prior
 
 
+def test_every_prior_combination_is_switched_off_and_put_back_by_deterministic_false():
+    for prior in PRIORS:
+        set_settings(*prior)
+        with deterministic(False):
+            assert settings() == (False, False, False, *prior[3:]), prior
+        assert settings() == prior
+
+
+def test_deterministic_false_allows_a_nondeterministic_stretch_inside_a_deterministic_block():
+    set_settings(False, False, False, True, None)
+    with fixed_rng(3, deterministic=True):
+        assert torch.isnan(torch.empty(8)).all()  # deterministic: fresh memory is filled
+        with deterministic(False):
+            assert settings() == (False, False, False, False, ":4096:8")
+            drawn = random.random()
+        assert settings() == (True, False, True, False, ":4096:8")
+        assert drawn == random.Random(3).random()  # the seeded stream went on through it
+    assert settings() == (False, False, False, True, None)
+
+
+def test_deterministic_false_nests_and_decorates():
+    set_settings(*OFF)
+
+    @deterministic(False)
+    def loose() -> tuple[object, ...]:
+        return settings()
+
+    with deterministic(warn_only=True):
+        assert loose() == (False, False, False, False, ":4096:8")
+        with deterministic(False), deterministic():
+            assert settings() == ON
+        assert settings() == (True, True, True, False, ":4096:8")
+    assert settings() == OFF
+    assert repr(deterministic(False)) == "deterministic(False)"
+
+
 def test_a_block_without_the_switch_leaves_the_settings_alone():
     set_settings(False, False, False, True, None)
     with fixed_rng(3):
@@ -142,6 +178,10 @@ def test_bad_options_are_errors():
         fixed_rng(1, warn_only=True)
     with pytest.raises(TypeError, match="warn_only"):
         deterministic(warn_only=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="mode must be True or False, got 'off' of type str"):
+        deterministic("off")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="warn_only=True needs deterministic algorithms"):
+        deterministic(False, warn_only=True)
 
 
 def test_with_cuda_initialised_an_unset_cublas_variable_warns_once(monkeypatch):
@@ -194,45 +234,55 @@ OFF = (False, False, False, True, None)
 ON = (True, False, True, False, ":4096:8")
 
 
-def test_deterministic_blocks_overlapping_in_tasks_put_everything_back():
-    set_settings(*OFF)
+# What deterministic(False) leaves inside a region switched on from OFF.
+LOOSE = (False, False, False, False, ":4096:8")
+MODES = pytest.mark.parametrize(("mode", "prior", "inside"), [(True, OFF, ON), (False, ON, LOOSE)])
+
+
+@MODES
+def test_deterministic_blocks_overlapping_in_tasks_put_everything_back(mode, prior, inside):
+    set_settings(*prior)
+    seen: list[tuple[object, ...]] = []
 
     async def main() -> None:
         # The first enters, the second enters, the first exits while the second is open.
         first_in, second_in, first_out = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def first() -> None:
-            with deterministic():
+            with deterministic(mode):
                 first_in.set()
                 await second_in.wait()
             first_out.set()
 
         async def second() -> None:
             await first_in.wait()
-            with deterministic():
+            with deterministic(mode):
                 second_in.set()
                 await first_out.wait()
+                seen.append(settings())
 
         await asyncio.gather(first(), second())
 
-    with pytest.warns(RuntimeWarning, match=r"deterministic\(\) exited while a block entered"):
+    with pytest.warns(RuntimeWarning, match=r"deterministic\((False)?\) exited while a block"):
         asyncio.run(main())
-    assert settings() == OFF
+    assert seen == [inside]
+    assert settings() == prior
 
 
-def test_deterministic_blocks_in_threads_take_turns():
-    set_settings(*OFF)
-    inside: list[tuple[object, ...]] = []
+@MODES
+def test_deterministic_blocks_in_threads_take_turns(mode, prior, inside):
+    set_settings(*prior)
+    seen: list[tuple[object, ...]] = []
     first_in = threading.Event()
 
     def worker(first: bool) -> None:
         if not first:
             first_in.wait()
-        with deterministic():
+        with deterministic(mode):
             if first:
                 first_in.set()
                 wait_until_a_block_waits()  # the other thread is at its block's door
-            inside.append(settings())
+            seen.append(settings())
 
     threads = [threading.Thread(target=worker, args=(True,))]
     threads.append(threading.Thread(target=worker, args=(False,)))
@@ -240,8 +290,8 @@ def test_deterministic_blocks_in_threads_take_turns():
         thread.start()
     for thread in threads:
         thread.join()
-    assert inside == [ON, ON]
-    assert settings() == OFF
+    assert seen == [inside, inside]
+    assert settings() == prior
 
 
 def test_deterministic_on_coroutine_and_generator_functions_switches_their_bodies():
