@@ -9,6 +9,7 @@ alike and the ratios are what count. Exits 1 when a goal ratio is missed.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -109,6 +110,8 @@ def peers() -> Iterator[tuple[str, Contender]]:
         pass
     else:
         yield ISOLATE, from_context(isolate_rng)
+    # Hypothesis as it is without reprorng: its plugin would add every other source.
+    os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
     try:
         from hypothesis.internal.entropy import deterministic_PRNG
     except ImportError:

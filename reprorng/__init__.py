@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from reprorng._block import fixed_rng, reproducible
 from reprorng._isolated import isolated
+from reprorng._jax import jax_key
 from reprorng._seed import ENV_VAR, SeedLike, derive_seed
 from reprorng.data import WorkerInit, loader_generator, worker_init_fn
 from reprorng.determinism import deterministic
@@ -47,6 +48,7 @@ __all__ = [
     "fixed_rng",
     "include",
     "isolated",
+    "jax_key",
     "loader_generator",
     "rank_seed",
     "register",

@@ -260,13 +260,15 @@ def switch_back(frame: Frame) -> None:
 
 
 def _watch_imports() -> None:
-    """Seed numpy or torch if they are first imported while a block is open."""
+    """Seed a library with a source (numpy, torch, numba, ...) first imported while a block
+    is open."""
     import wrapt  # only now: it costs more to import than the rest of reprorng
 
     for name in list(unwatched):
         unwatched.remove(name)
         if name not in sys.modules:
             wrapt.register_post_import_hook(_on_import, name)
+    sources.changed()  # those imported meanwhile are active now
 
 
 def watch_imports() -> None:
@@ -283,6 +285,7 @@ on_first_import: list[Callable[[Source], None]] = []
 
 def _on_import(module: object) -> None:
     with lock:
+        sources.changed()
         try:
             for source in sources.all_sources():
                 if not source.active():

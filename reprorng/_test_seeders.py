@@ -1,9 +1,10 @@
 """What else a test seeded by the pytest plugin seeds: the generators pytest-randomly reaches.
 
 pytest-randomly's users rely on it reseeding Faker, factory_boy and
-model_bakery, and the seeders other packages declare in its
+model_bakery (Faker's and polyfactory's generators are sources of every block,
+see :mod:`reprorng.sources.shared`), and the seeders other packages declare in its
 ``pytest_randomly.random_seeder`` entry-point group. A test the reprorng
-plugin seeds gets the same: the three libraries' ``random.Random`` instances
+plugin seeds gets the same: factory_boy's and model_bakery's ``random.Random`` instances
 are managed as generator objects of the test's block (seeded, then put back),
 and each declared seeder is called with the test's seed, reduced to 32 bits
 (seeders often hand it to ``np.random.seed``). A seeder is a function and
@@ -27,7 +28,6 @@ SEEDER_GROUP = "pytest_randomly.random_seeder"
 
 # Where each library keeps its shared generator: module, attribute.
 _LIBRARIES = (
-    ("faker.generator", "random"),  # what faker.Faker.seed() seeds
     ("factory.random", "randgen"),  # what factory.random.reseed_random() seeds
     ("model_bakery.random_gen", "baker_random"),
 )
@@ -36,7 +36,7 @@ _seeders: list[Callable[[int], object]] | None = None
 
 
 def library_generators() -> list[random.Random]:
-    """The shared generators of Faker, factory_boy and model_bakery, those imported."""
+    """The shared generators of factory_boy and model_bakery, those imported."""
     found = []
     for module_name, attribute in _LIBRARIES:
         generator = getattr(sys.modules.get(module_name), attribute, None)

@@ -10,12 +10,9 @@ from reprorng import derive_seed
 
 from .test_pytest_plugin import run
 
-# Stand-ins for Faker, factory_boy and model_bakery: each keeps a shared
-# random.Random where the real library does.
+# Stand-ins for factory_boy and model_bakery (which needs Django): each keeps a
+# shared random.Random where the real library does. Faker is the real one.
 LIBRARIES = {
-    "faker/__init__.py": "",
-    "faker/generator.py": "import random as _random\nrandom = _random.Random()\n"
-    "INITIAL = random.getstate()\n",
     "factory/__init__.py": "",
     "factory/random.py": "import random\nrandgen = random.Random()\n",
     "model_bakery/__init__.py": "",
@@ -24,8 +21,10 @@ LIBRARIES = {
 
 USES_LIBRARIES = """
 import pytest
-from faker.generator import INITIAL, random as faker_random
+from faker.generator import random as faker_random
 from factory.random import randgen
+
+INITIAL = faker_random.getstate()
 from model_bakery.random_gen import baker_random
 
 @pytest.mark.fixed_rng(5)

@@ -6,7 +6,9 @@ Each family holds both its global generator and its generator objects:
 * :mod:`~reprorng.sources.numpy`: numpy's global ``RandomState`` and its
   ``Generator``/``BitGenerator``/``RandomState`` objects;
 * :mod:`~reprorng.sources.torch`: torch's CPU generator and ``torch.Generator``;
-* :mod:`~reprorng.sources.accelerators`: CUDA, XPU, MTIA, MPS, privateuse1.
+* :mod:`~reprorng.sources.accelerators`: CUDA, XPU, MTIA, MPS, privateuse1;
+* :mod:`~reprorng.sources.numba`: numba's own states behind ``@njit`` code;
+* :mod:`~reprorng.sources.shared`: the shared generators of Faker and polyfactory.
 
 Here: the built-in sources in the order blocks use them, the sources other
 packages add (:func:`add_source`, the ``reprorng.sources`` entry-point group),
@@ -22,8 +24,10 @@ from typing import Any
 
 from reprorng.sources.accelerators import TorchAccelerator, TorchCustomBackend, TorchMPS
 from reprorng.sources.base import BaseSource, Source, same_state
+from reprorng.sources.numba import NumbaRandom
 from reprorng.sources.numpy import NumpyGlobal
 from reprorng.sources.python import PythonRandom
+from reprorng.sources.shared import FakerRandom, PolyfactoryRandom
 from reprorng.sources.torch import TorchCPU
 
 __all__ = [
@@ -54,6 +58,9 @@ SOURCES: tuple[Source, ...] = (
     TorchAccelerator("mtia"),
     TorchMPS(),
     TorchCustomBackend(),
+    NumbaRandom(),
+    FakerRandom(),
+    PolyfactoryRandom(),
 )
 
 #: The entry-point group through which other packages add sources.
@@ -221,4 +228,10 @@ def add_source(source: object) -> None:
 
 
 #: Modules whose import makes a source active; a block open at their import seeds them.
-WATCHED_MODULES: tuple[str, ...] = ("numpy.random", "torch")
+WATCHED_MODULES: tuple[str, ...] = ("numpy.random", "torch", "numba", "faker", "polyfactory")
+
+
+def changed() -> None:
+    """Say that which sources are active may have changed (a library was imported)."""
+    global version
+    version += 1
