@@ -13,11 +13,12 @@ import sys
 import threading
 from collections.abc import Callable, Collection, Iterable
 from types import FrameType, TracebackType
-from typing import Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, cast, overload
 
 from reprorng import sources
 from reprorng._decorate import decorate
 from reprorng._entry import ATTEMPTS, enter_frame, leave, stacked, undo_fully, warn_handed_over
+from reprorng._pinning import Pinning
 from reprorng._seed import MAX_SEED, SeedLike, default_seed, resolve_seed
 from reprorng._stack import Frame, Switches, open_frames
 from reprorng._switches import TorchSwitches
@@ -92,6 +93,8 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
     continues where it was afterwards; objects given to
     :func:`reprorng.register` are managed by every block. ``exclude={"numpy"}``
     leaves the named sources alone (see :func:`reprorng.source_names`).
+    ``pin_entropy=True`` gives generators made without a seed inside the block
+    one (see :mod:`reprorng._pinning`); security entropy stays real.
     ``deterministic=True`` also switches torch to deterministic algorithms
     for the block, as :class:`reprorng.deterministic` does (``warn_only=True``
     passed on), and switches back after.
@@ -122,6 +125,7 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
         deterministic: bool = False,
         warn_only: bool = False,
         timeout: float | None = DEFAULT_TIMEOUT,
+        pin_entropy: bool = False,
     ) -> None:
         # A block per sample is made in hot loops: the defaults are not checked again.
         self.timeout = timeout if timeout is DEFAULT_TIMEOUT else check_timeout(timeout)
@@ -138,6 +142,11 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
             if deterministic:
                 self.switches = TorchSwitches(warn_only=warn_only)
         self.seed: int = seed if type(seed) is int and 0 <= seed < MAX_SEED else resolve_seed(seed)
+        if pin_entropy is not False:
+            if not isinstance(pin_entropy, bool):
+                raise TypeError(f"pin_entropy must be True or False, got {pin_entropy!r}")
+            if pin_entropy:
+                self.switches = cast(Switches, Pinning(self.seed, self.switches))
         # False for a block that only switches determinism settings (see switching_only).
         self.seeds = True
         # False for a block that keeps the streams as they are (see isolated).
@@ -152,9 +161,13 @@ class fixed_rng:  # noqa: N801 - used like a function, as ``with fixed_rng(42):`
             options.append(f"generators=[{', '.join(source.name for source in self.objects)}]")
         if self.exclude:
             options.append(f"exclude={sorted(self.exclude)}")
-        if self.switches is not None:
+        switches = self.switches
+        if isinstance(switches, Pinning):
+            options.append("pin_entropy=True")
+            switches = switches.inner
+        if switches is not None:
             options.append("deterministic=True")
-            if self.switches.warn_only:
+            if switches.warn_only:
                 options.append("warn_only=True")
         if self.timeout != DEFAULT_TIMEOUT:
             options.append(f"timeout={self.timeout}")

@@ -62,9 +62,11 @@ class Run:
     warn_only: bool
     place: str = ""
     parent: str = ""
+    pin_entropy: bool = False
 
     def encode(self) -> str:
         flags = ("d" if self.deterministic else "-") + ("w" if self.warn_only else "-")
+        flags += "p" if self.pin_entropy else ""
         return f"{self.seed}:{flags}:{self.place}:{self.parent}"
 
     @classmethod
@@ -76,17 +78,20 @@ class Run:
         if len(parts) != 4:
             raise ValueError(f"{RUN_VARIABLE}={text!r} is not what reprorng run writes")
         seed, flags, place, parent = parts
+        pin_entropy = flags.endswith("p") and len(flags) == 3
+        if pin_entropy:
+            flags = flags[:2]
         if not seed.isdigit() or int(seed) >= 2**64 or flags not in ("--", "d-", "dw"):
             raise ValueError(f"{RUN_VARIABLE}={text!r} is not what reprorng run writes")
         if place and not all(_PLACE_PART.fullmatch(part) for part in place.split(".")):
             raise ValueError(f"{RUN_VARIABLE}={text!r} has a bad place")
         if parent and not _PARENT.fullmatch(parent):
             raise ValueError(f"{RUN_VARIABLE}={text!r} has a bad parent")
-        return cls(int(seed), flags[0] == "d", flags[1] == "w", place, parent)
+        return cls(int(seed), flags[0] == "d", flags[1] == "w", place, parent, pin_entropy)
 
     def at(self, place: str, parent: str = "") -> Run:
         """This run, at another place."""
-        return Run(self.seed, self.deterministic, self.warn_only, place, parent)
+        return Run(self.seed, self.deterministic, self.warn_only, place, parent, self.pin_entropy)
 
     @property
     def parent_pid(self) -> int:
@@ -118,6 +123,10 @@ def _seed_process(run: Run, seed: int) -> None:
 
     try:
         enter_ambient(fixed_rng(seed, deterministic=run.deterministic, warn_only=run.warn_only))
+        if run.pin_entropy:
+            from reprorng._pinning import pin_for_good
+
+            pin_for_good(seed)
     except Exception as error:  # noqa: BLE001 - the child runs on, unseeded, and says so
         warnings.warn(
             f"reprorng could not seed this process: {error!r}", RuntimeWarning, stacklevel=2

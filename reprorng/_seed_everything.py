@@ -12,6 +12,7 @@ import os
 from reprorng import _stack
 from reprorng._block import fixed_rng
 from reprorng._children import Run, program_environment, watch
+from reprorng._pinning import pin_for_good
 from reprorng._seed import ENV_VAR, SeedLike, resolve_seed
 from reprorng.sources import Source
 
@@ -30,7 +31,11 @@ def _seed_on_import(source: Source) -> None:
 
 
 def seed_everything(
-    seed: SeedLike | None = None, *, workers: bool = False, verbose: bool = True
+    seed: SeedLike | None = None,
+    *,
+    workers: bool = False,
+    verbose: bool = True,
+    pin_entropy: bool = False,
 ) -> int:
     """Seed every generator reprorng manages, and leave them so; return the seed.
 
@@ -50,10 +55,14 @@ def seed_everything(
     process started afterwards, each of which derives streams of its own.
     ``workers=True`` also gives every ``DataLoader`` made afterwards
     :func:`reprorng.worker_init_fn` (before its own ``worker_init_fn``, if it
-    has one). The seed is logged at INFO on the ``reprorng`` logger
+    has one). ``pin_entropy=True`` gives every generator made without a seed
+    from now on (``np.random.default_rng()``, ``random.Random()``, ...) one
+    derived from the seed and the line that makes it, in this process and its
+    children; security entropy (``os.urandom``, ``secrets``, ``uuid``, ...)
+    stays real. The seed is logged at INFO on the ``reprorng`` logger
     (``verbose=False`` keeps quiet).
     """
-    for flag, value in (("workers", workers), ("verbose", verbose)):
+    for flag, value in (("workers", workers), ("verbose", verbose), ("pin_entropy", pin_entropy)):
         if not isinstance(value, bool):
             raise TypeError(f"{flag} must be True or False, got {value!r}")
     resolved = resolve_seed(seed)
@@ -77,7 +86,9 @@ def seed_everything(
             _stack.on_first_import.append(_seed_on_import)
     _stack.watch_imports()
     os.environ[ENV_VAR] = str(resolved)
-    run = Run(resolved, deterministic=False, warn_only=False)
+    if pin_entropy:
+        pin_for_good(resolved)
+    run = Run(resolved, deterministic=False, warn_only=False, pin_entropy=pin_entropy)
     program_environment(run)
     watch(run)
     if workers:

@@ -1,33 +1,36 @@
-"""``jax_key``: keys drawn from the block's stream, for every seed and JAX precision mode."""
+"""``jax_key``: keys drawn from the block's stream, for every seed and JAX precision mode.
+
+JAX starts threads of its own, and a process that has them must not fork, as other tests
+here do: each case runs in a fresh interpreter.
+"""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-from typing import Any
-
-import jax as jax_module
 import pytest
 
+from .helpers import run_python
+
+PRELUDE = """
+import random, sys
+import jax
 from reprorng import fixed_rng, jax_key
 
-jax: Any = jax_module  # its configuration's attributes are not in its stubs
+jax.config.update("jax_enable_x64", sys.argv[1] == "64")
 
-
-@pytest.fixture(params=[False, True], ids=["32-bit", "64-bit"])
-def precision(request) -> Iterator[bool]:
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", request.param)
-    yield request.param
-    jax.config.update("jax_enable_x64", before)
-
-
-def data(key: Any) -> list[int]:
+def data(key):
     return [int(word) for word in jax.random.key_data(key)]
+"""
 
 
-@pytest.mark.parametrize("seed", [0, 5, 2**63, 2**64 - 1])
-def test_the_same_seed_gives_the_same_keys_and_each_call_the_next(precision, seed):
+def run_case(code: str, precision: str) -> None:
+    assert run_python(PRELUDE + code + '\nprint("ok")\n', precision).split()[-1] == "ok"
+
+
+@pytest.mark.parametrize("precision", ["32", "64"])
+def test_the_same_seed_gives_the_same_keys_and_each_call_the_next(precision):
+    run_case(
+        """
+for seed in (0, 5, 2**63, 2**64 - 1):
     with fixed_rng(seed):
         first = [data(jax_key()) for _ in range(3)]
     with fixed_rng(seed):
@@ -35,29 +38,38 @@ def test_the_same_seed_gives_the_same_keys_and_each_call_the_next(precision, see
     assert first == again
     assert len({tuple(key) for key in first}) == 3
     bits = random.Random(seed).getrandbits(64)
-    assert first[0] == [bits >> 32, bits & 0xFFFFFFFF]  # all 64 bits, in either mode
+    assert first[0] == [bits >> 32, bits & 0xFFFFFFFF], seed  # all 64 bits, in either mode
+""",
+        precision,
+    )
 
 
-def test_a_key_is_jaxs_own_key_of_the_bits_in_64_bit_mode(precision):
-    with fixed_rng(2**63 + 9):
-        key = jax_key()
-    bits = random.Random(2**63 + 9).getrandbits(64)
-    if precision:
-        assert data(key) == data(jax.random.key(bits - 2**64 if bits >= 2**63 else bits))
-    sample = jax.random.normal(key, (2,))  # a valid key
-    assert sample.shape == (2,)
+@pytest.mark.parametrize("precision", ["32", "64"])
+def test_a_key_is_valid_and_jaxs_own_key_of_the_bits_in_64_bit_mode(precision):
+    run_case(
+        """
+with fixed_rng(2**63 + 9):
+    key = jax_key()
+bits = random.Random(2**63 + 9).getrandbits(64)
+if sys.argv[1] == "64":
+    assert data(key) == data(jax.random.key(bits - 2**64 if bits >= 2**63 else bits))
+assert jax.random.normal(key, (2,)).shape == (2,)
+""",
+        precision,
+    )
 
 
 def test_another_default_key_type_gets_a_valid_key_of_its_own_kind():
-    before = jax.config.jax_default_prng_impl
-    jax.config.update("jax_default_prng_impl", "rbg")
-    try:
-        with fixed_rng(3):
-            key, again = jax_key(), None
-        with fixed_rng(3):
-            again = jax_key()
-        assert data(key) == data(again)
-        assert jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0))
-        assert jax.random.uniform(key).shape == ()
-    finally:
-        jax.config.update("jax_default_prng_impl", before)
+    run_case(
+        """
+jax.config.update("jax_default_prng_impl", "rbg")
+with fixed_rng(3):
+    key = jax_key()
+with fixed_rng(3):
+    again = jax_key()
+assert data(key) == data(again)
+assert jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0))
+assert jax.random.uniform(key).shape == ()
+""",
+        "32",
+    )

@@ -143,25 +143,37 @@ def test_a_bad_saved_state_is_refused_by_name(data, words):
         numba_source.NumbaRandom().load(data)
 
 
-def test_a_state_is_put_back_in_its_own_thread_only():
+def test_a_block_exited_in_another_thread_puts_back_the_first_threads_states():
     source = numba_source.NumbaRandom()
     captured = source.capture()
-    seeded_by_numba(1)
     ours = numba_states()
-    warnings: list[str] = []
+    seeded_by_numba(1)
+    theirs: list[tuple[bytes, bytes]] = []
 
     def elsewhere() -> None:
-        with pytest.warns(RuntimeWarning, match="from another thread") as caught:
-            source.restore(captured)
-        warnings.extend(str(warning.message) for warning in caught)
+        seeded_by_numba(2)
+        before = numba_states()
+        source.restore(captured)  # into this (main) thread's states, not its own
+        assert numba_states() == before
+        theirs.append(before)
 
     thread = threading.Thread(target=elsewhere)
     thread.start()
     thread.join()
-    assert warnings
-    assert numba_states() == ours  # nothing written here, nor there
-    source.restore(captured)
-    assert numba_states() != ours
+    assert theirs
+    assert numba_states() == ours
+
+
+def test_the_states_of_a_thread_that_has_ended_are_left_alone():
+    source = numba_source.NumbaRandom()
+    captured: list[object] = []
+    thread = threading.Thread(target=lambda: captured.append(source.capture()))
+    thread.start()
+    thread.join()
+    seeded_by_numba(3)
+    ours = numba_states()
+    source.restore(captured[0])  # nothing to put back: nothing can draw from them
+    assert numba_states() == ours
 
 
 PROGRAM = """

@@ -45,16 +45,16 @@ __all__ = ["hash_seed", "main", "parser"]
 
 _RUN_USAGE = """\
 reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
-                    (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
+                    [--pin-entropy [--verbose]] (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
 _CHECK_USAGE = """\
-reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]]
+reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]] [--pin-entropy [--verbose]]
                       [--compare PATH ...] [--ignore REGEX ...] [--no-stderr] [--json]
                       [--same-hash-seed] [--no-explain] [--timeout S]
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])
        reprorng check --recover"""
 _TRACE_USAGE = """\
 reprorng trace --out FILE [--force] [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
-                      (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
+                      [--pin-entropy [--verbose]] (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
 _DIFF_USAGE = "reprorng diff [--json] TRACE_A TRACE_B"
 _USAGE = f"""\
 {_RUN_USAGE}
@@ -84,16 +84,15 @@ def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--seed", metavar="N", help="the seed (default: $REPRORNG_SEED, else a fresh one)"
     )
-    command.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="also switch torch to deterministic algorithms",
-    )
-    command.add_argument(
-        "--warn-only",
-        action="store_true",
-        help="with --deterministic: warn where no deterministic kernel exists",
-    )
+    flags = {
+        "--deterministic": "also switch torch to deterministic algorithms",
+        "--warn-only": "with --deterministic: warn where no deterministic kernel exists",
+        "--pin-entropy": "seed generators made without a seed from the seed and their line "
+        "(never os.urandom, secrets, uuid, SystemRandom, ssl, hashlib)",
+        "--verbose": "with --pin-entropy: list the lines whose generators were pinned, at exit",
+    }
+    for flag, text in flags.items():
+        command.add_argument(flag, action="store_true", help=text)
 
 
 def _program(command: argparse.ArgumentParser, *, any_command: bool) -> None:
@@ -243,7 +242,12 @@ def parser() -> argparse.ArgumentParser:
 
 def _options(command: str, parsed: argparse.Namespace) -> Options:
     """The parsed command line as checked :class:`Options`; :class:`UsageError` if it is bad."""
-    options = Options(deterministic=parsed.deterministic, warn_only=parsed.warn_only)
+    options = Options(
+        deterministic=parsed.deterministic,
+        warn_only=parsed.warn_only,
+        pin_entropy=parsed.pin_entropy,
+        verbose=parsed.verbose,
+    )
     if parsed.seed is not None:
         options.seed = seed_value(parsed.seed)
     if command in ("run", "trace") and parsed.hash_seed is not None:
@@ -276,6 +280,8 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
         options.trace_out = _trace_out(parsed.out, options.target, force=parsed.force)
     if options.warn_only and not options.deterministic:
         raise UsageError("--warn-only needs --deterministic")
+    if options.verbose and not options.pin_entropy:
+        raise UsageError("--verbose needs --pin-entropy")
     return options
 
 

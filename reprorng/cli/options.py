@@ -64,6 +64,9 @@ class Options:
     timeout: float | None = None
     deterministic: bool = False
     warn_only: bool = False
+    #: ``--pin-entropy``: generators made without a seed get one; ``--verbose``: listed.
+    pin_entropy: bool = False
+    verbose: bool = False
     runs: int = 2
     #: ``--runs`` given: no more runs than it says, even for a program that used a pool.
     runs_given: bool = False
@@ -141,4 +144,8 @@ def command_flags(options: Options, seed: int, run_hash_seed: int | None = None)
         flags.append("--deterministic")
     if options.warn_only:
         flags.append("--warn-only")
+    if options.pin_entropy:
+        flags.append("--pin-entropy")
+    if options.verbose:
+        flags.append("--verbose")
     return flags

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import os
 import runpy
@@ -49,8 +50,10 @@ def run(options: Options, seed: int) -> NoReturn:
     # Seeded to the end of the process, threads and atexit handlers included,
     # and for no thread in particular: threads enter their own blocks freely.
     enter_ambient(fixed_rng(seed, deterministic=options.deterministic, warn_only=options.warn_only))
+    if options.pin_entropy:
+        _pin(seed, verbose=options.verbose)
     # And every Python process the program starts.
-    this_run = Run(seed, options.deterministic, options.warn_only)
+    this_run = Run(seed, options.deterministic, options.warn_only, pin_entropy=options.pin_entropy)
     program_environment(this_run)
     watch(this_run)
     try:
@@ -66,6 +69,22 @@ def run(options: Options, seed: int) -> NoReturn:
     except BaseException as error:  # noqa: BLE001 - reported as python reports it
         _report_uncaught(error)
     sys.exit(0)
+
+
+def _pin(seed: int, *, verbose: bool) -> None:
+    """Pin generators made without a seed; with ``verbose``, list them as the program exits."""
+    from reprorng import _pinning
+
+    _pinning.pin_for_good(seed)
+    if verbose:
+
+        def listing() -> None:
+            lines = _pinning.report()
+            print(f"reprorng: {len(lines)} line(s) made generators without a seed", file=sys.stderr)
+            for line in lines:
+                print(f"reprorng:   {line}", file=sys.stderr)
+
+        atexit.register(listing)
 
 
 def _report_uncaught(error: BaseException) -> NoReturn:

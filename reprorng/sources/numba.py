@@ -2,8 +2,9 @@
 
 numba keeps two Mersenne Twisters of its own per thread, apart from numpy's
 and Python's: one behind ``np.random.*`` and one behind ``random.*`` in
-compiled code. A block seeds and restores those of the thread that enters it
-(numba offers no way to reach another thread's); numba is only looked at once
+compiled code. A block seeds those of the thread that enters it (numba offers no way to
+reach another thread's) and puts them back, also when it exits in another
+thread, as long as the first thread lives; numba is only looked at once
 something else has imported it.
 
 Each is seeded as numba's own ``np.random.seed(seed)`` / ``random.seed(seed)``
@@ -27,7 +28,6 @@ import math
 import struct
 import sys
 import threading
-import warnings
 from typing import Any, cast
 
 from reprorng.sources.base import BaseSource
@@ -107,12 +107,17 @@ class NumbaRandom(BaseSource):
     def active(self) -> bool:
         return "numba" in sys.modules and hasattr(sys.modules["numba"], "njit")
 
-    # A captured state: the thread it belongs to, then each state as bytes from memory
-    # or as numba's (position, words) on the fallback.
+    # A captured state: the thread it belongs to and where its two states lie, then each
+    # state as bytes from memory or as numba's (position, words) on the fallback.
 
     def capture(self) -> object:
         numpy_state, python_state = _pointers()
-        return threading.get_ident(), _read(numpy_state), _read(python_state)
+        return (
+            threading.current_thread(),
+            (numpy_state, python_state),
+            _read(numpy_state),
+            _read(python_state),
+        )
 
     def seed(self, seed: int) -> None:
         helper = _helper()
@@ -126,23 +131,19 @@ class NumbaRandom(BaseSource):
             helper.rnd_seed(python_state, struct.pack("<2I", *key[:2]))
 
     def restore(self, state: object) -> None:
-        thread, numpy_saved, python_saved = cast(tuple[int | None, object, object], state)
-        if thread is not None and thread != threading.get_ident():
-            warnings.warn(
-                "numba's generators of a thread cannot be put back from another thread: "
-                "a block that seeded them exited elsewhere (a generator or coroutine "
-                "finished in another thread). That thread's numba streams are left as seeded",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            return
-        numpy_state, python_state = _pointers()
+        thread, pointers, numpy_saved, python_saved = cast(tuple[Any, Any, object, object], state)
+        if thread is None or thread is threading.current_thread():
+            numpy_state, python_state = _pointers()
+        elif thread.is_alive():  # a block exited in another thread: the states are the first's
+            numpy_state, python_state = pointers
+        else:
+            return  # that thread is gone, and its generators with it
         _write(numpy_state, numpy_saved)
         _write(python_state, python_saved)
 
     def dump(self, state: object) -> object:
         """Each state as its position, its 624 words and its cached normal (``None``: none)."""
-        _thread, *states = cast(tuple[Any, Any, Any], state)
+        _thread, _pointers_of_it, *states = cast(tuple[Any, Any, Any, Any], state)
         dumped = []
         for saved in states:
             if isinstance(saved, bytes):
@@ -157,7 +158,7 @@ class NumbaRandom(BaseSource):
         if not (isinstance(data, dict) and data.keys() == {"np.random", "random"}):
             raise ValueError("a saved numba state is a dict of 'np.random' and 'random'")
         loaded = [_check(data["np.random"], "np.random"), _check(data["random"], "random")]
-        return None, *loaded
+        return None, None, *loaded
 
 
 def _check(entry: object, which: str) -> bytes:

@@ -86,7 +86,16 @@ def report_lines(divergence: dict[str, Any], others: list[dict[str, Any]]) -> li
         f"first divergence: {_shown(divergence)}: {divergence['event']} — {divergence['detail']}"
     ]
     found.extend(f"  also read entropy before it: {_shown(o)}: {o['event']}" for o in others)
+    if any(each["event"] in UNSEEDED for each in (divergence, *others)):
+        found.append(
+            "  a generator made without a seed: give it one, or run with --pin-entropy "
+            "(reprorng run/check) to have each seeded from the run's seed and its line"
+        )
     return [printable(line) for line in found]
+
+
+#: The traced events of generators made or reseeded without a seed, which pinning fixes.
+UNSEEDED = frozenset({"numpy.random.default_rng", "numpy.random.seed", "random.seed", "torch.seed"})
 
 
 def printable(text: str) -> str:
