@@ -27,7 +27,7 @@ def run_case(code: str, precision: str) -> None:
 
 
 @pytest.mark.parametrize("precision", ["32", "64"])
-def test_the_same_seed_gives_the_same_keys_and_each_call_the_next(precision):
+def test_keys_repeat_by_seed_use_all_64_bits_and_are_valid_in_either_mode(precision):
     run_case(
         """
 for seed in (0, 5, 2**63, 2**64 - 1):
@@ -39,29 +39,12 @@ for seed in (0, 5, 2**63, 2**64 - 1):
     assert len({tuple(key) for key in first}) == 3
     bits = random.Random(seed).getrandbits(64)
     assert first[0] == [bits >> 32, bits & 0xFFFFFFFF], seed  # all 64 bits, in either mode
-""",
-        precision,
-    )
+    if sys.argv[1] == "64":  # jax's own key of the bits, as a signed 64-bit seed
+        assert first[0] == data(jax.random.key(bits - 2**64 if bits >= 2**63 else bits))
+    with fixed_rng(seed):
+        assert jax.random.normal(jax_key(), (2,)).shape == (2,)  # a valid key
 
-
-@pytest.mark.parametrize("precision", ["32", "64"])
-def test_a_key_is_valid_and_jaxs_own_key_of_the_bits_in_64_bit_mode(precision):
-    run_case(
-        """
-with fixed_rng(2**63 + 9):
-    key = jax_key()
-bits = random.Random(2**63 + 9).getrandbits(64)
-if sys.argv[1] == "64":
-    assert data(key) == data(jax.random.key(bits - 2**64 if bits >= 2**63 else bits))
-assert jax.random.normal(key, (2,)).shape == (2,)
-""",
-        precision,
-    )
-
-
-def test_another_default_key_type_gets_a_valid_key_of_its_own_kind():
-    run_case(
-        """
+# Another default key type: a valid key of its own kind, repeating too.
 jax.config.update("jax_default_prng_impl", "rbg")
 with fixed_rng(3):
     key = jax_key()
@@ -71,5 +54,5 @@ assert data(key) == data(again)
 assert jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0))
 assert jax.random.uniform(key).shape == ()
 """,
-        "32",
+        precision,
     )

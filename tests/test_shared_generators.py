@@ -140,3 +140,25 @@ def test_seed_everything_and_reprorng_run_seed_faker(tmp_path):
     assert everything == run[0]
     unseeded = {run_python(program) for _ in range(3)}
     assert len(unseeded) > 1
+
+
+def test_a_snapshot_saved_before_these_sources_existed_still_loads_and_restores(tmp_path):
+    import numba  # noqa: F401 - with every new source active here
+
+    saved = tmp_path / "old.rng"
+    run_python(
+        """
+        import random, sys
+        from reprorng import snapshot
+        random.seed(12)
+        assert not {"numba", "faker", "polyfactory"} & set(sys.modules)
+        open(sys.argv[1], "wb").write(snapshot().to_bytes())
+        """,
+        str(saved),
+    )
+    state = RngState.from_bytes(saved.read_bytes())
+    fake.name()
+    before = faker_state()
+    state.restore()
+    assert random.random() == random.Random(12).random()
+    assert faker_state() == before  # what the snapshot did not hold is left as it is
