@@ -68,8 +68,6 @@ def test_the_human_report_names_the_line(tmp_path):
     assert "rng.py:6 in main: numpy.random.default_rng" in line
     assert "OS entropy" in line
     assert "or run with --pin-entropy" in result.stdout  # what fixes it without an edit
-    pinned = reprorng("check", "--seed", "3", "--pin-entropy", name, cwd=tmp_path)
-    assert pinned.returncode == 0, pinned.stdout
 
 
 def test_a_seed_from_the_clock_is_a_seed_cause(tmp_path):

@@ -134,6 +134,8 @@ def test_run_pins_with_the_flag_and_lists_the_lines_with_verbose(tmp_path):
     assert reprorng("run", "--seed", "3", name, cwd=tmp_path).stdout != pinned[0].stdout
     listed = reprorng("run", "--seed", "3", "--pin-entropy", "--verbose", name, cwd=tmp_path)
     assert "prog.py:6 in make: 2 numpy generator(s) made without a seed" in listed.stderr
+    # check passes the flag to each run, and so repeats it
+    assert reprorng("check", "--seed", "3", "--pin-entropy", name, cwd=tmp_path).returncode == 0
     refused = reprorng("run", "--verbose", name, cwd=tmp_path)
     assert refused.returncode == 2
     assert "--verbose needs --pin-entropy" in refused.stderr
