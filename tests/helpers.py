@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -63,6 +64,12 @@ def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def run_seeded(script: Path, seed: int) -> str:
+    """``reprorng run --seed SEED SCRIPT`` in a fresh interpreter; its stdout."""
+    main = "import sys; from reprorng.cli import main; sys.exit(main())"
+    return run_python(main, "run", "--seed", str(seed), str(script))
 
 
 # Where CPython acts on a pending signal (and so where Ctrl-C raises

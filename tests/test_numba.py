@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from reprorng import RngState, fixed_rng, snapshot
 from reprorng.sources import numba as numba_source
 
-from .helpers import run_python
+from .helpers import run_python, run_seeded
 
 helper: Any = numba._helperlib
 njit: Any = numba.njit  # compiled functions, untyped here
@@ -196,16 +196,7 @@ def test_reprorng_run_and_seed_everything_seed_numba(tmp_path):
         for _ in range(2)
     ]
     assert runs[0] != runs[1]  # unseeded, numba draws from entropy
-    under_run = [
-        run_python(
-            "import sys; from reprorng.cli import main; sys.exit(main())",
-            "run",
-            "--seed",
-            "4",
-            str(tmp_path / "draw.py"),
-        )
-        for _ in range(2)
-    ]
+    under_run = [run_seeded(tmp_path / "draw.py", 4) for _ in range(2)]
     assert under_run[0] == under_run[1]
     everything = run_python(
         """

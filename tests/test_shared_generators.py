@@ -17,7 +17,7 @@ from polyfactory.factories.base import BaseFactory
 from reprorng import RngState, fixed_rng, snapshot
 from reprorng.sources.shared import FakerRandom
 
-from .helpers import run_python
+from .helpers import run_python, run_seeded
 
 fake = Faker()
 
@@ -123,16 +123,7 @@ def test_a_bad_saved_faker_state_is_refused_by_name():
 def test_seed_everything_and_reprorng_run_seed_faker(tmp_path):
     program = "from faker import Faker\nprint(Faker().name(), Faker().name())\n"
     (tmp_path / "names.py").write_text(program)
-    run = [
-        run_python(
-            "import sys; from reprorng.cli import main; sys.exit(main())",
-            "run",
-            "--seed",
-            "8",
-            str(tmp_path / "names.py"),
-        )
-        for _ in range(2)
-    ]
+    run = [run_seeded(tmp_path / "names.py", 8) for _ in range(2)]
     assert run[0] == run[1]
     everything = run_python(
         "import reprorng\nreprorng.seed_everything(8, verbose=False)\n" + program
