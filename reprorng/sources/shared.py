@@ -41,11 +41,14 @@ class SharedRandom(BaseSource):
         raise NotImplementedError
 
     def marks(self) -> object:
-        """What else the library's seeding call sets, as :meth:`mark` puts it back."""
+        """What else the library's seeding call sets, as :meth:`put_marks` puts it back."""
         return None
 
-    def mark(self, marks: object, seed: int | None = None) -> None:
-        """Put back ``marks``; with ``seed``, set them as the library's seeding call does."""
+    def put_marks(self, marks: object) -> None:
+        """Put back what :meth:`marks` read."""
+
+    def seed_marks(self, seed: int) -> None:
+        """Set what else the library's seeding call sets, as it sets it for ``seed``."""
 
     def _managed(self, generator: object) -> RandomInstance | None:
         if not isinstance(generator, random.Random) or isinstance(generator, random.SystemRandom):
@@ -71,7 +74,7 @@ class SharedRandom(BaseSource):
         instance = self._managed(self.locate())
         assert instance is not None
         instance.seed(seed)
-        self.mark(self.marks(), seed)
+        self.seed_marks(seed)
 
     def restore(self, state: object) -> None:
         generator, inner, marks = cast(tuple[Any, object, object], state)
@@ -82,7 +85,7 @@ class SharedRandom(BaseSource):
         instance = self._managed(generator)
         if instance is not None:
             instance.restore(inner)
-        self.mark(marks)
+        self.put_marks(marks)
 
     def dump(self, state: object) -> object:
         generator, inner, marks = cast(tuple[Any, object, object], state)
@@ -126,14 +129,15 @@ class FakerRandom(SharedRandom):
             return None
         return faker.__dict__.get("_is_seeded"), faker.__dict__.get("_global_seed")
 
-    def mark(self, marks: object, seed: int | None = None) -> None:
+    def put_marks(self, marks: object) -> None:
         faker = self._generator_class()
-        if faker is None or marks is None:
-            return
-        if seed is not None:  # as Faker.seed(seed) marks it
+        if faker is not None and marks is not None:
+            faker._is_seeded, faker._global_seed = cast(tuple[Any, Any], marks)
+
+    def seed_marks(self, seed: int) -> None:
+        faker = self._generator_class()
+        if faker is not None:  # as Faker.seed(seed) marks it
             faker._is_seeded, faker._global_seed = True, seed
-            return
-        faker._is_seeded, faker._global_seed = cast(tuple[Any, Any], marks)
 
     def dump_marks(self, marks: object) -> object:
         if marks is None:
@@ -193,14 +197,14 @@ class PolyfactoryRandom(SharedRandom):
             marked.append((each, own, own.getstate()))
         return marked
 
-    def mark(self, marks: object, seed: int | None = None) -> None:
-        if seed is not None:  # as seed_random seeds its Faker: each own generator
-            for each in self._fakers():
-                each.random.seed(seed)
-            return
+    def put_marks(self, marks: object) -> None:
         for each, own, state in cast(list[tuple[Any, Any, Any]], marks or []):
             each.random = own
             own.setstate(state)
+
+    def seed_marks(self, seed: int) -> None:
+        for each in self._fakers():  # as seed_random seeds its Faker: each own generator
+            each.random.seed(seed)
 
     def dump_marks(self, marks: object) -> object:
         return [state for _each, _own, state in cast(list[tuple[Any, Any, Any]], marks)]
