@@ -23,10 +23,10 @@ torch does not let anyone change.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
-import sysconfig
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -45,8 +45,15 @@ _lock = threading.RLock()
 pinned: Counter[tuple[str, str, str, int]] = Counter()
 
 _OURS = os.path.dirname(__file__) + os.sep
-# Python's own modules ask for entropy where it must stay real (tempfile's names, say).
-_STANDARD = sysconfig.get_paths()["stdlib"] + os.sep
+
+
+@functools.cache
+def _standard() -> str:
+    """Where Python's own modules lie, which ask for entropy where it must stay real
+    (tempfile's names, say). Looked up at the first pinning, not at every import."""
+    import sysconfig
+
+    return sysconfig.get_paths()["stdlib"] + os.sep
 
 
 def _in_library(filename: str) -> bool:
@@ -64,7 +71,7 @@ def _asking_frame() -> Any:
         frame = frame.f_back
     if frame is not None:
         filename = frame.f_code.co_filename
-        if filename.startswith(_STANDARD) and "site-packages" not in filename:
+        if filename.startswith(_standard()) and "site-packages" not in filename:
             return None
     return frame
 
