@@ -158,17 +158,13 @@ def seeds_by_index(seed: int, *keys: int | str) -> Callable[..., int]:
     """``(*indices) -> derive_seed(seed, *keys, *indices)``, for the many calls and items of a
     process: the text before the indices is written and checked once, so each seed costs one
     hash."""
-    import hashlib
-
     start = _derivation(seed, keys)[:-1]  # the list, open for more keys
-    blake2b = hashlib.blake2b
 
     def seed_of(*indices: int) -> int:
         for index in indices:
             if type(index) is not int or index.bit_length() > _MAX_KEY_BITS:
                 return derive_seed(seed, *keys, *indices)
-        text = f"{start},{','.join(map(str, indices))}]" if indices else f"{start}]"
-        return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "little")
+        return text_seed(f"{start},{','.join(map(str, indices))}]" if indices else f"{start}]")
 
     return seed_of
 
