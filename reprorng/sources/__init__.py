@@ -196,16 +196,14 @@ def check_names(names: object, what: str) -> frozenset[str]:
 
 def exclude(*names: str) -> None:
     """Switch the named sources off for every block from now on (see :func:`source_names`)."""
-    global version
     _excluded.update(check_names(names, "exclude()"))
-    version += 1
+    changed()
 
 
 def include(*names: str) -> None:
     """Switch sources that :func:`exclude` switched off back on."""
-    global version
     _excluded.difference_update(check_names(names, "include()"))
-    version += 1
+    changed()
 
 
 def excluded() -> frozenset[str]:
@@ -221,10 +219,9 @@ def add_source(source: object) -> None:
     ``restore``; ``swap`` and ``exchange`` are optional. A source that lacks
     one of them, or whose name is taken, raises ``TypeError``/``ValueError``.
     """
-    global version
     known_sources()
     _added.append(_check(source, f"add_source({source!r})"))
-    version += 1
+    changed()
 
 
 #: Modules whose import makes a source active; a block open at their import seeds them.
@@ -232,6 +229,7 @@ WATCHED_MODULES: tuple[str, ...] = ("numpy.random", "torch", "numba", "faker", "
 
 
 def changed() -> None:
-    """Say that which sources are active may have changed (a library was imported)."""
+    """Say that which sources blocks manage may have changed: a library was imported, or a
+    source added, switched off or on."""
     global version
     version += 1
