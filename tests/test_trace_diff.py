@@ -157,7 +157,7 @@ def test_the_file_is_json_lines_in_gzip_with_a_versioned_header(tmp_path):
     with gzip.open(path, "rt") as file:
         lines = file.read().splitlines()
     assert (
-        lines[0] == '{"events": 1, "format": "reprorng-trace", "meta": {"seed": 1}, "version": 1}'
+        lines[0] == '{"events": 1, "format": "reprorng-trace", "meta": {"seed": 1}, "version": 2}'
     )
     assert len(FIELDS) == 11
     assert lines[1].startswith('["op", "aten::add", "/p/train.py", 3,')
@@ -178,7 +178,7 @@ def test_no_partial_file_is_left_behind(tmp_path):
     ],
 )
 def test_a_damaged_event_is_refused_with_its_number(tmp_path, line, message):
-    header = '{"events": 1, "format": "reprorng-trace", "meta": {}, "version": 1}'
+    header = '{"events": 1, "format": "reprorng-trace", "meta": {}, "version": 2}'
     path = tmp_path / "bad.trace"
     path.write_bytes(gzip.compress(f"{header}\n{line}\n".encode()))
     with pytest.raises(TraceError, match=message) as raised:

@@ -15,12 +15,38 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from reprorng.cli import compare
 from reprorng.cli.options import Options, RunTimeoutError, hash_seed
 from reprorng.cli.paths import Aside
 from reprorng.cli.process import environment, execute
 from reprorng.cli.run import run_command
+from reprorng.cli.trace import LINES
 
 __all__ = ["where_runs_part"]
+
+
+def _first_output(
+    options: Options, outputs: list[tuple[bytes, bytes, int]]
+) -> tuple[str, int] | None:
+    """The stream and line where the traced runs' output first differs, as ``check`` compares."""
+    streams = ("stdout", "stderr") if options.stderr else ("stdout",)
+    for index, stream in enumerate(streams):
+        mine, theirs = (_program(bytes(output[index]), stream) for output in outputs)
+        if mine != theirs:
+            shown = [compare.shown(text, options.ignore).split("\n") for text in (mine, theirs)]
+            line = next(
+                (n for n, (one, other) in enumerate(zip(*shown, strict=False), 1) if one != other),
+                min(map(len, shown)) + 1,
+            )
+            return stream, line
+    return None
+
+
+def _program(text: bytes, stream: str) -> bytes:
+    """What the program wrote: stderr without the line ``reprorng run`` starts it with."""
+    if stream == "stderr" and text.startswith(b"reprorng: seed="):
+        return text.partition(b"\n")[2]
+    return text
 
 
 def where_runs_part(
@@ -34,10 +60,13 @@ def where_runs_part(
     base = hash_seed(seed)
     same_hash_seed = options.same_hash_seed or cause != "hash seed"
     traces: list[str] = []
+    lines: list[str] = []
+    outputs: list[tuple[bytes, bytes, int]] = []
     with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
         for run in (1, 2):
             run_hash_seed = base if same_hash_seed else (base + run - 1) % 2**32
             out = str(Path(folder) / f"run{run}.trace")
+            lines.append(str(Path(folder) / f"run{run}.lines"))
             command = run_command(replace(options, trace_out=out), seed, run_hash_seed)
             print(
                 f"reprorng check: traced run {run}/2, to find where the runs part ...",
@@ -46,14 +75,20 @@ def where_runs_part(
             )
             try:
                 marked = environment(options, seed, run_hash_seed, aside.marker)
-                execute(command, marked, options.timeout)
+                marked[LINES] = lines[-1]
+                outputs.append(execute(command, marked, options.timeout))
             except RunTimeoutError:
                 return None, [], f"traced run {run} did not finish within --timeout"
             finally:
                 aside.clear()
             traces.append(out)
         try:
-            compared = compare_files(*traces, hash_seed=cause == "hash seed")
+            compared = compare_files(
+                *traces,
+                hash_seed=cause == "hash seed",
+                lines=(lines[0], lines[1]),
+                output=_first_output(options, outputs),
+            )
         except TraceError as error:
             run = 1 if str(error).startswith(traces[0]) else 2
             return None, [], f"traced run {run} left no trace: {error}"

@@ -6,13 +6,17 @@ raising, ``sys.exit`` or Ctrl-C (not ``os._exit``, which skips everything).
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from typing import Any
 
 from reprorng.cli.options import Options
 
-__all__ = ["facts", "traced"]
+__all__ = ["LINES", "facts", "traced"]
+
+#: Where ``reprorng check`` asks its traced runs to write the lines they ran, for itself alone.
+LINES = "REPRORNG_TRACE_LINES"
 
 
 def facts(options: Options, seed: int, hash_seed: int) -> dict[str, Any]:
@@ -53,7 +57,8 @@ class traced:  # noqa: N801 - used as a with statement, like a function
             return
         from reprorng.trace import tracing
 
-        self.tracing = tracing()
+        self.lines = os.environ.pop(LINES, None)
+        self.tracing = tracing(lines=self.lines is not None)
         self.recorder = self.tracing.__enter__()
 
     def __exit__(self, *exc: object) -> None:
@@ -65,3 +70,5 @@ class traced:  # noqa: N801 - used as a with statement, like a function
         assert self.options.trace_out is not None
         meta = facts(self.options, self.seed, self.hash_seed)
         save(self.recorder.trace(meta), self.options.trace_out)
+        if self.lines is not None and self.recorder.lines is not None:
+            self.recorder.lines.save(self.lines, self.recorder.marks)

@@ -50,14 +50,17 @@ def _stop_in_child() -> None:
     """A forked child (a DataLoader worker) is not traced: its parent writes the trace."""
     for recorder in list(_recorders):
         recorder.active = False
+        if recorder.lines is not None:
+            recorder.lines.stop()
 
 
 os.register_at_fork(after_in_child=_stop_in_child)
 
 
 @contextmanager
-def tracing() -> Iterator[Recorder]:
-    """Record this thread's torch operators and the process's entropy reads and seeding calls.
+def tracing(*, lines: bool = False) -> Iterator[Recorder]:
+    """Record this thread's torch operators, the process's entropy reads, seeding calls and
+    writes to stdout and stderr; with ``lines``, also the lines of the user's code it runs.
 
     numpy and torch imported inside the block are traced from their import on.
     Every function wrapped is put back when the block ends.
@@ -98,13 +101,18 @@ def tracing() -> Iterator[Recorder]:
     _stack.on_seed.append(on_seed)
     try:
         hooks.python()
+        hooks.output()
         for name, install in (("numpy.random", on_numpy), ("torch", on_torch)):
             if name in sys.modules:
                 install()
             else:
                 wrapt.register_post_import_hook(install, name)
+        if lines:
+            recorder.follow_lines()
         yield recorder
     finally:
+        if recorder.lines is not None:
+            recorder.lines.stop()
         recorder.active = False
         for mode, thread in reversed(modes):
             # A mode is the thread's own: one entered in another thread (which

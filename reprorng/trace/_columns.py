@@ -104,10 +104,23 @@ class Columns:
     def __init__(self, events: Iterable[Event] = ()) -> None:
         self._steps, self._reads = _Kind(), _Kind()
         self._count = 0
+        #: Each stream written to: where each write began, and the lines it had written before.
+        self._outputs: dict[str, tuple[array[int], array[int]]] = {}
+        self._written: dict[str, int] = {}
         for event in events:
             self.add(event)
 
     def add(self, event: Event) -> None:
+        if event.kind == "output":
+            # Not compared: what differs in the output is known (``reprorng check`` compares
+            # it); which write made it is wanted (:meth:`writer`).
+            positions, starts = self._outputs.setdefault(event.name, (array("q"), array("q")))
+            positions.append(self._count)
+            starts.append(self._written.get(event.name, 0))
+            newlines, _colon, _digest = event.value.partition(":")
+            self._written[event.name] = starts[-1] + (int(newlines) if newlines.isdigit() else 0)
+            self._count += 1
+            return
         if event.kind == "entropy":
             kind = self._reads
             kind.keys.append(hash((event.thread, event.name, where(event))))
@@ -118,6 +131,19 @@ class Columns:
             kind.values.append(hash((where(event), _same(event))))
         kind.positions.append(self._count)
         self._count += 1
+
+    def writer(self, stream: str, line: int) -> int | None:
+        """The position of the write that began line ``line`` (1 is the first) of ``stream``."""
+        positions, starts = self._outputs.get(stream, (array("q"), array("q")))
+        wanted = line - 1
+        found = None
+        for position, start in zip(positions, starts, strict=True):
+            if start == wanted:
+                return int(position)
+            if start > wanted:
+                break
+            found = int(position)
+        return found
 
     def __len__(self) -> int:
         return self._count

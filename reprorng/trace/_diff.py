@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reprorng.trace._columns import Columns, differing_reads, first_step_apart, where
+from reprorng.trace._origin import Origin, Runs, origin
 from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
 
 __all__ = [
@@ -43,11 +44,27 @@ CAUSES: dict[str, str] = {
         "the runs agree with PYTHONHASHSEED fixed: the order of a set or dict of strings "
         "(sort before iterating)"
     ),
-    "data": (
-        "nothing traced explains it: values from the clock, files, threads racing or "
-        "worker processes"
+    "clock": "the clock: a different time each run (keep times out of results and seeds)",
+    "schedule": (
+        "the order in which tasks or threads finish (take results in the order they were "
+        "given, or sort them)"
     ),
+    "address": (
+        "object addresses: a set of objects hashed by address, id(), or an address printed "
+        "(order by a key of their own)"
+    ),
+    "output": "only what this line writes differs (write what repeats, or mask it with --ignore)",
+    "data": ("nothing traced explains it: values from files, threads racing or worker processes"),
     "unknown": "no traced cause",
+}
+
+#: What a line tagged so (:func:`reprorng.trace._lines.tags_of`) is blamed for, strongest first.
+_BY_TAG = {
+    "clock": "clock",
+    "schedule": "schedule",
+    "reseed": "entropy",
+    "address": "address",
+    "file": "data",
 }
 
 
@@ -151,14 +168,27 @@ def divergence_between(
     mine: Callable[[list[int]], list[Event]],
     theirs: Callable[[list[int]], list[Event]],
     hash_seed: bool = False,
+    runs: Runs | None = None,
+    output: tuple[str, int] | None = None,
 ) -> Divergence | None:
-    """The first divergence, from two traces' columns; ``mine``/``theirs`` read events back."""
+    """The first divergence, from two traces' columns; ``mine``/``theirs`` read events back.
+
+    ``runs``: both runs' lines, to follow the difference back to its line.
+    ``output``: the stream and line where the runs' output first differs.
+    """
     apart = first_step_apart(a, b)
+    writer = None if output is None else a.writer(*output)
     reads = differing_reads(a, b)
+    if writer is not None and (apart is None or writer < apart.position):
+        before = _own(mine(reads[reads < writer][:MOST_CANDIDATES].tolist()))
+        (wrote,) = mine([writer])
+        return _traced_back(runs, writer, wrote, before, hash_seed, mine) or Divergence(
+            wrote, "output", CAUSES["output"], wrote, before
+        )
     if apart is None:
-        if len(reads) == 0:
-            return None
-        read = mine(reads[:MOST_CANDIDATES].tolist())
+        read = _own(mine(reads[:MOST_CANDIDATES].tolist()))
+        if not read:
+            return None  # only a library's own entropy differed, which reaches nothing traced
         return Divergence(read[0], "entropy", CAUSES["entropy"], None, read)
     before = reads[reads < apart.position][:MOST_CANDIDATES].tolist()
     wanted = before if apart.mine is None else [*before, apart.mine]
@@ -168,7 +198,79 @@ def divergence_between(
         None if apart.mine is None else found[-1],
         None if apart.theirs is None else theirs([apart.theirs])[0],
     )
-    return _explain(part, found[: len(before)], hash_seed)
+    own = _own(found[: len(before)])
+    divergence = _explain(part, own, hash_seed)
+    if divergence.cause == "kernel" or part.mine is None:
+        return divergence
+    return _traced_back(runs, apart.position, part.mine, own, hash_seed, mine) or divergence
+
+
+def _own(reads: list[Event]) -> list[Event]:
+    """Entropy reads the program made itself, each place once: not a library's, inside it."""
+    seen: set[tuple[str, int, str]] = set()
+    found = []
+    for read in reads:
+        key = (read.file, read.line, read.name)
+        if not read.note.startswith("via ") and key not in seen:
+            seen.add(key)
+            found.append(read)
+    return found
+
+
+def _traced_back(
+    runs: Runs | None,
+    position: int,
+    surfaced: Event,
+    before: list[Event],
+    hash_seed: bool,
+    mine: Callable[[list[int]], list[Event]],
+) -> Divergence | None:
+    """The line the difference began on, and why, from both runs' lines (if known)."""
+    if runs is None:
+        return None
+    found = origin(runs, position)
+    if found is None:
+        return None
+    info = found.info
+    here = mine(runs.events_in(found.record))
+    cause, name = _cause(found, here, hash_seed)
+    if cause is None:
+        if (info.file, info.line) == (surfaced.file, surfaced.line):
+            return None  # nothing more than where it surfaced
+        cause = "data"
+    event = Event("line", name or surfaced.name, info.file, info.line, info.function, found.thread)
+    detail = CAUSES[cause]
+    if (info.file, info.line) != (surfaced.file, surfaced.line):
+        detail += f"; the runs part after it, at {surfaced.place()}: {surfaced.name}"
+    others = [read for read in before if (read.file, read.line) != (info.file, info.line)]
+    return Divergence(event, cause, detail, surfaced, others)
+
+
+def _cause(found: Origin, here: list[Event], hash_seed: bool) -> tuple[str | None, str]:
+    """Why the line made a difference, and what it called that did, from what it is."""
+    tags = found.info.tags
+    if "clock" in tags:
+        return "clock", tags["clock"]
+    entropy = [event for event in here if event.kind == "entropy"]
+    if entropy:
+        return "entropy", entropy[0].name
+    if found.shared:
+        return "schedule", "threads sharing an object"
+    for tag, cause in _BY_TAG.items():
+        if tag in tags:
+            return cause, tags[tag]
+    if hash_seed:
+        return "hash-seed", tags.get("hash", "")
+    if found.by_address or "hash" in tags:
+        return "address", tags.get("hash", "a set of objects")
+    if any(event.kind == "output" and event.note for event in here):
+        return "address", "an address printed"
+    seeds = [event for event in here if event.kind == "seed"]
+    if seeds:
+        return "seed", seeds[0].name
+    if any(event.kind == "output" for event in here):
+        return "output", "print"
+    return None, ""
 
 
 def _kernel(mine: Event, theirs: Event) -> bool:
@@ -184,7 +286,11 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
     assert shown is not None
     if mine is not None and theirs is not None and _kernel(mine, theirs):
         detail = f"same inputs, different output: {CAUSES['kernel']}"
-        return Divergence(mine, "kernel", detail, mine, before)
+        made = _forward(mine)
+        if made is None:
+            return Divergence(mine, "kernel", detail, mine, before)
+        detail += f"; in the backward pass, at {mine.place()}"
+        return Divergence(made, "kernel", detail, mine, before)
     if before:
         detail = f"{CAUSES['entropy']}; the runs part after it, at {shown.place()}: {shown.name}"
         return Divergence(before[0], "entropy", detail, shown, before)
@@ -200,6 +306,17 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
     if hash_seed:
         return Divergence(shown, "hash-seed", f"{_path(mine, theirs)}; {CAUSES['hash-seed']}")
     return Divergence(shown, "unknown", f"{_path(mine, theirs)}; {CAUSES['unknown']}")
+
+
+def _forward(event: Event) -> Event | None:
+    """A backward operator as the forward line that made its autograd node, if known."""
+    for note in event.note.split("; "):
+        if note.startswith("forward: "):
+            line, _space, rest = note[len("forward: ") :].partition(" ")
+            function, _space, file = rest.partition(" ")
+            if line.isdigit() and file:
+                return Event(event.kind, event.name, file, int(line), function, event.thread)
+    return None
 
 
 def _differs(mine: Event, theirs: Event, cause: str) -> str:

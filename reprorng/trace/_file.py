@@ -20,6 +20,8 @@ from typing import Any
 
 from reprorng.trace._columns import Columns
 from reprorng.trace._diff import Divergence, divergence_between, printable
+from reprorng.trace._lines import LinesError, load_lines
+from reprorng.trace._origin import Runs
 from reprorng.trace._record import KINDS, Event, Trace
 
 __all__ = [
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 FORMAT = "reprorng-trace"
-VERSION = 1
+VERSION = 2
 #: The fields of an event, in the order a line lists them.
 FIELDS = (
     "kind",
@@ -236,12 +238,20 @@ class Compared:
 
 
 def compare_files(
-    first: str | os.PathLike[str], second: str | os.PathLike[str], *, hash_seed: bool = False
+    first: str | os.PathLike[str],
+    second: str | os.PathLike[str],
+    *,
+    hash_seed: bool = False,
+    lines: tuple[str, str] | None = None,
+    output: tuple[str, int] | None = None,
 ) -> Compared:
     """Two trace files' first divergence, read as streams: memory does not grow with their length.
 
     Each file is read once whole, as hashes (:class:`Columns`), and once more
-    for the few events the report names.
+    for the few events the report names. ``lines``: the files of the lines each
+    run executed (``reprorng check`` writes them), to follow a difference back
+    to the line it began on; one that cannot be read is left out. ``output``:
+    the stream and line (1 is the first) where the runs' output first differs.
     """
     meta, columns = [], []
     for path in (first, second):
@@ -254,8 +264,19 @@ def compare_files(
         lambda positions: _events_at(first, positions),
         lambda positions: _events_at(second, positions),
         hash_seed,
+        _runs(lines),
+        output,
     )
     return Compared((meta[0], meta[1]), (len(columns[0]), len(columns[1])), divergence)
+
+
+def _runs(lines: tuple[str, str] | None) -> Runs | None:
+    if lines is None:
+        return None
+    try:
+        return Runs(load_lines(lines[0]), load_lines(lines[1]))
+    except (LinesError, KeyError, TypeError, IndexError):
+        return None
 
 
 def is_trace(path: str | os.PathLike[str]) -> bool:

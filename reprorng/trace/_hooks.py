@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import re
 import sys
 import threading
 import uuid
@@ -88,6 +89,7 @@ class Hooks:
         keyword: str = "seed",
         unseeded: str | None = None,
         drawn: Callable[[Any], object] | None = None,
+        method: bool = False,
     ) -> Callable[[Any], Any]:
         """Wrap a seeding call: record the value it got (``None``: an entropy read)."""
 
@@ -96,7 +98,8 @@ class Hooks:
             def seed(*args: Any, **kwargs: Any) -> Any:
                 if not self.live():
                     return original(*args, **kwargs)
-                given = args[0] if args else kwargs.get(keyword)
+                given_args = args[1:] if method else args
+                given = given_args[0] if given_args else kwargs.get(keyword)
                 if given is None and unseeded is not None:
                     self.local.inside = True
                     try:
@@ -104,6 +107,8 @@ class Hooks:
                     finally:
                         self.local.inside = False
                     state = _state(result) if drawn is None else drawn(result)
+                    if method:
+                        state = args[0].getstate()
                     self.recorder.add("entropy", unseeded, value=digest(repr(state)))
                     return result
                 if not passes_through(given):
@@ -124,6 +129,18 @@ class Hooks:
             self.patch(random.SystemRandom, method, self.entropy("random.SystemRandom"))
         self.patch(uuid, "uuid4", self.entropy("uuid.uuid4"))
         self.patch(uuid, "uuid1", self.entropy("uuid.uuid1"))
+        # random.Random() and rng.seed() without a value (random.seed is the module's own).
+        self.patch(
+            random.Random,
+            "seed",
+            self.seeding(
+                "random.Random.seed",
+                keyword="a",
+                unseeded="random.Random",
+                drawn=lambda _none: None,
+                method=True,
+            ),
+        )
         self.patch(
             random,
             "seed",
@@ -134,6 +151,15 @@ class Hooks:
                 drawn=lambda _none: random.getstate(),
             ),
         )
+
+    def output(self) -> None:
+        """Record each write to stdout and stderr at the line of the program that made it."""
+        for stream in ("stdout", "stderr"):
+            original = getattr(sys, stream)
+            if original is not None:
+                tap = _Output(original, stream, self)
+                setattr(sys, stream, tap)
+                self.saved.append((sys, stream, original, True))
 
     def numpy(self) -> None:
         np_random = sys.modules["numpy.random"]
@@ -164,6 +190,30 @@ class Hooks:
         self.patch(cuda, "manual_seed_all", self.seeding("torch.cuda.manual_seed_all"))
         self.patch(cuda, "seed", self.entropy("torch.cuda.seed"))
         self.patch(cuda, "seed_all", self.entropy("torch.cuda.seed_all"))
+
+
+class _Output:
+    """A stream that records each write (hashed) as an ``output`` event, then passes it on."""
+
+    def __init__(self, stream: Any, name: str, hooks: Hooks) -> None:
+        self._stream = stream
+        self._name = name
+        self._hooks = hooks
+
+    def write(self, text: str) -> int:
+        hooks = self._hooks
+        if hooks.recorder.active and not getattr(hooks.local, "inside", False) and text:
+            note = "shows an address" if _ADDRESS.search(str(text)) else ""
+            value = f"{str(text).count(chr(10))}:{digest(str(text))}"
+            hooks.recorder.add_output(self._name, value, note)
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+#: How an object's address looks in text (``<object object at 0x7f...>``).
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 
 
 def _state(result: object) -> object:

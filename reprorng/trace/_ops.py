@@ -62,6 +62,10 @@ def op_tracer(recorder: Recorder) -> Any:
 
     seeded_tag = torch.Tag.nondeterministic_seeded
     current_node = torch._C._current_autograd_node
+    sequence = torch._C._autograd._get_sequence_nr
+    #: Where each autograd node was made, by its number: the forward line of a backward op.
+    forward: dict[int, str] = {}
+    last = [sequence()]
     random: dict[Any, bool] = {}
     tensors = Tensors()
 
@@ -94,7 +98,17 @@ def op_tracer(recorder: Recorder) -> Any:
             read_unwritten = UNWRITTEN in inputs
             outputs = tensors.written(func, args, kwargs, result)
             node = current_node()
-            notes = [f"backward: {node.name()}"] if node is not None else []
+            notes = []
+            if node is not None:
+                notes.append(f"backward: {node.name()}")
+                made = forward.get(node._sequence_nr())
+                if made is not None:
+                    notes.append(made)
+            else:
+                number = sequence()
+                if number != last[0]:  # this operator made a node (numbered one less)
+                    last[0] = number
+                    forward[number - 1] = f"forward: {place.line} {place.function} {place.file}"
             if read_unwritten:
                 notes.append(READS_UNWRITTEN)
             note = "; ".join(notes)

@@ -1,7 +1,8 @@
 """One run's trace: an ordered stream of events, each with the place in the user's code.
 
 An event is an operator torch dispatched (``op``), a read of OS entropy
-(``entropy``) or a seeding call (``seed``). Each holds hashes, never the
+(``entropy``), a seeding call (``seed``) or a write to stdout or stderr
+(``output``). Each holds hashes, never the
 values themselves, so its size does not grow with the tensors it saw.
 """
 
@@ -16,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from reprorng.trace._hash import hash_parts
+from reprorng.trace._lines import Lines
 
 __all__ = [
     "BATCH",
@@ -29,6 +31,7 @@ __all__ = [
     "Recorder",
     "Trace",
     "defer",
+    "is_users",
     "settle",
     "user_frame",
 ]
@@ -40,7 +43,7 @@ BATCH = 1024
 READS_UNWRITTEN = "reads memory no operator wrote"
 
 #: The kinds of event, in the order the file format names them.
-KINDS = ("op", "entropy", "seed")
+KINDS = ("op", "entropy", "seed", "output")
 
 _MAIN = "main"
 
@@ -133,6 +136,15 @@ class _Places:
 _places: _Places | None = None
 
 
+def is_users(code: Any) -> bool:
+    """Whether ``code`` is the user's own (not a library's, the standard library's or ours)."""
+    global _places
+    places = _places
+    if places is None:
+        places = _places = _Places()
+    return places.kind(code)[0]
+
+
 def user_frame(start: FrameType | None) -> tuple[FrameType | None, FrameType | None, int]:
     """The innermost frame of the user's code from ``start`` out, the frame it called,
     and the furthest level (:data:`OWN`, :data:`INNER`, :data:`RECEIVED`) passed on the way."""
@@ -183,6 +195,9 @@ class Recorder:
         self._folder = os.path.join(os.getcwd(), "")
         #: Device hashes not yet read back: (event, field, parts) to finish at once.
         self.pending: list[tuple[Event, str, list[Any]]] = []
+        #: The lines the run executes, when followed, and for each event the line it ran in.
+        self.lines: Lines | None = None
+        self.marks: list[int] = []
 
     def thread(self) -> str:
         """This thread's name (``other`` for a thread Python did not start)."""
@@ -196,6 +211,16 @@ class Recorder:
             name = current.name if python else "other"
             self._threads[ident] = name
         return name
+
+    def follow_lines(self) -> Lines:
+        """Record the lines of the user's code from now on, each event marked with its line.
+
+        Code made at run time (``<string>``: a dataclass's ``__init__``) is not followed.
+        """
+        self.lines = Lines(lambda code: is_users(code) and code.co_filename[:1] != "<", self._file)
+        self.marks = [-1] * len(self.events)
+        self.lines.start()
+        return self.lines
 
     def _file(self, filename: str) -> str:
         """A file as the report shows it: relative to the folder the trace began in, if inside."""
@@ -232,11 +257,17 @@ class Recorder:
             fields["note"] = f"via {module}.{called.f_code.co_qualname}"
         return self.add_at(kind, name, place, **fields)
 
+    def add_output(self, stream: str, value: str, note: str) -> Event:
+        """Record a write to ``stream`` made by the caller's caller, wherever it is."""
+        return self.add_at("output", stream, self.place(2), value=value, note=note)
+
     def add_at(self, kind: str, name: str, place: Place, **fields: str) -> Event:
         """Record an event at ``place``."""
         event = Event(kind, name, place.file, place.line, place.function, self.thread(), **fields)
         with self.lock:
             self.events.append(event)
+            if self.lines is not None:
+                self.marks.append(self.lines.current())
         return event
 
     def trace(self, meta: dict[str, Any] | None = None) -> Trace:
