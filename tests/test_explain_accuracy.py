@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reprorng.cli.trace import LINES
-from reprorng.trace import compare_files
+from reprorng.trace._workers import where_runs_part
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from explain_accuracy import Planted, corpus
@@ -74,14 +74,12 @@ def test_the_planted_line_and_cause_are_named(program, tmp_path):
             break
     assert line is not None, f"the runs of {program.path.name} did not differ: {outputs}"
     (trace_a, lines_a), (trace_b, lines_b) = files
-    compared = compare_files(
-        trace_a,
-        trace_b,
+    divergence = where_runs_part(
+        (trace_a, trace_b),
+        (lines_a, lines_b),
         hash_seed=program.cause == "hash-seed",
-        lines=(lines_a, lines_b),
         output=("stdout", line),
     )
-    divergence = compared.divergence
     assert divergence is not None
     named = divergence.as_json()
     assert (named["line"], named["cause"]) == (program.line, program.cause), named

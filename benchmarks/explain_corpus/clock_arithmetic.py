@@ -5,8 +5,8 @@ import time
 import torch
 
 
-def warmup(step: int) -> float:
-    return min(1.0, step * (time.perf_counter() % 1))  # cause: clock
+def warmup(steps: int) -> float:
+    return (time.perf_counter() % 1) / steps  # cause: clock
 
 
 torch.manual_seed(0)

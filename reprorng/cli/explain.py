@@ -53,7 +53,8 @@ def where_runs_part(
     options: Options, seed: int, cause: str | None, aside: Aside
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str | None]:
     """The first divergence as JSON (or ``None``), the candidates, and why nothing was traced."""
-    from reprorng.trace import TraceError, compare_files
+    from reprorng.trace import TraceError
+    from reprorng.trace._workers import where_runs_part as parted
 
     if options.target.command:
         return None, [], "a command after -- cannot be traced; give a Python script or -m MODULE"
@@ -83,16 +84,15 @@ def where_runs_part(
                 aside.clear()
             traces.append(out)
         try:
-            compared = compare_files(
-                *traces,
+            divergence = parted(
+                (traces[0], traces[1]),
+                (lines[0], lines[1]),
                 hash_seed=cause == "hash seed",
-                lines=(lines[0], lines[1]),
                 output=_first_output(options, outputs),
             )
         except TraceError as error:
             run = 1 if str(error).startswith(traces[0]) else 2
             return None, [], f"traced run {run} left no trace: {error}"
-    divergence = compared.divergence
     if divergence is None:
         return None, [], "the traced runs did not part: nothing traced differed"
     return divergence.as_json(), divergence.others_json(), None

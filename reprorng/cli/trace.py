@@ -58,7 +58,7 @@ class traced:  # noqa: N801 - used as a with statement, like a function
         from reprorng.trace import tracing
 
         self.lines = os.environ.pop(LINES, None)
-        self.tracing = tracing(lines=self.lines is not None)
+        self.tracing = tracing(lines=self.lines is not None, children=self.lines)
         self.recorder = self.tracing.__enter__()
 
     def __exit__(self, *exc: object) -> None:

@@ -46,9 +46,19 @@ __all__ = [
 _recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
 
+_children: weakref.WeakKeyDictionary[Recorder, str] = weakref.WeakKeyDictionary()
+
+
 def _stop_in_child() -> None:
-    """A forked child (a DataLoader worker) is not traced: its parent writes the trace."""
+    """A forked child (a DataLoader worker) is not traced with its parent, which writes the
+    trace; it is traced into a file of its own when the trace asks for its children."""
     for recorder in list(_recorders):
+        prefix = _children.get(recorder)
+        if prefix is not None and recorder.active:
+            from reprorng.trace._workers import follow_child
+
+            follow_child(recorder, prefix)
+            continue
         recorder.active = False
         if recorder.lines is not None:
             recorder.lines.stop()
@@ -58,9 +68,10 @@ os.register_at_fork(after_in_child=_stop_in_child)
 
 
 @contextmanager
-def tracing(*, lines: bool = False) -> Iterator[Recorder]:
+def tracing(*, lines: bool = False, children: str | None = None) -> Iterator[Recorder]:
     """Record this thread's torch operators, the process's entropy reads, seeding calls and
     writes to stdout and stderr; with ``lines``, also the lines of the user's code it runs.
+    ``children``: where forked children write their own events (``PREFIX.child-IDENTITY``).
 
     numpy and torch imported inside the block are traced from their import on.
     Every function wrapped is put back when the block ends.
@@ -98,6 +109,8 @@ def tracing(*, lines: bool = False) -> Iterator[Recorder]:
         _numpy_types.install(hooks)
 
     _recorders.add(recorder)
+    if children is not None:
+        _children[recorder] = children
     _stack.on_seed.append(on_seed)
     try:
         hooks.python()

@@ -33,6 +33,8 @@ __all__ = [
     "first_divergence",
     "printable",
     "report_lines",
+    "unsettled",
+    "with_children",
 ]
 
 #: Each cause, and what to do about it.
@@ -205,6 +207,28 @@ def divergence_between(
     return _traced_back(runs, apart.position, part.mine, own, hash_seed, mine) or divergence
 
 
+def with_children(main: Divergence | None, child: Divergence | None) -> Divergence | None:
+    """A worker process's divergence explains the run's when all the run saw is data that
+    differed (what the worker sent) or nothing traced."""
+    if child is None or (main is not None and main.cause not in ("data", "unknown", "output")):
+        return main
+    if main is not None:
+        surfaced = main.parted or main.event
+        child.detail += f"; the run parts after it, at {surfaced.place()}: {surfaced.name}"
+        child.parted = surfaced
+    return child
+
+
+def unsettled(event: Event) -> Divergence | None:
+    """An event that differs from run to run by its nature, as the divergence it would be:
+    an entropy read of the program's own, or a seed read from the clock."""
+    if event.kind == "entropy" and _own([event]):
+        return Divergence(event, "entropy", CAUSES["entropy"], event)
+    if event.kind == "seed" and event.note.startswith("clock: "):
+        return Divergence(event, "clock", CAUSES["clock"], event)
+    return None
+
+
 def _own(reads: list[Event]) -> list[Event]:
     """Entropy reads the program made itself, each place once: not a library's, inside it."""
     seen: set[tuple[str, int, str]] = set()
@@ -296,8 +320,9 @@ def _explain(part: _Part, before: list[Event], hash_seed: bool) -> Divergence:
         return Divergence(before[0], "entropy", detail, shown, before)
     if mine is not None and theirs is not None and where(mine) == where(theirs):
         if mine.kind == "seed":
-            detail = f"got {mine.value} in one run, {theirs.value} in the other: {CAUSES['seed']}"
-            return Divergence(mine, "seed", detail, mine, before)
+            cause = "clock" if mine.note.startswith("clock: ") else "seed"
+            detail = f"got {mine.value} in one run, {theirs.value} in the other: {CAUSES[cause]}"
+            return Divergence(mine, cause, detail, mine, before)
         if hash_seed:
             return Divergence(mine, "hash-seed", _differs(mine, theirs, "hash-seed"), mine)
         if mine.inputs != theirs.inputs or READS_UNWRITTEN in mine.note:

@@ -31,6 +31,7 @@ __all__ = [
     "Compared",
     "TraceError",
     "compare_files",
+    "event_of",
     "is_trace",
     "load",
     "save",
@@ -91,7 +92,8 @@ def _json(line: str, what: str) -> Any:
 _TYPES = tuple(int if name == "line" else str for name in FIELDS)
 
 
-def _event(number: int, line: str) -> Event:
+def event_of(number: int, line: str) -> Event:
+    """Event number ``number`` from its line; :class:`TraceError` if it is not one."""
     fields = _json(line, f"event {number}")
     if type(fields) is not list or len(fields) != len(FIELDS):
         raise TraceError(f"event {number} is not a list of {len(FIELDS)} fields")
@@ -198,7 +200,7 @@ class _Reader:
                         if count > self.header["events"]
                         else f"more than {MOST_EVENTS} events, the most a trace may hold"
                     )
-                yield _event(count, line)
+                yield event_of(count, line)
         except _UNREADABLE as error:
             raise self._error(error) from None
         if count != self.header["events"]:

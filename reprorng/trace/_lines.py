@@ -27,7 +27,15 @@ from typing import Any
 
 from reprorng.trace._values import fingerprint
 
-__all__ = ["MOST_RECORDS", "LineInfo", "Lines", "LinesError", "load_lines", "tags_of"]
+__all__ = [
+    "MOST_RECORDS",
+    "LineInfo",
+    "Lines",
+    "LinesError",
+    "line_tags",
+    "load_lines",
+    "tags_of",
+]
 
 #: The most lines a run records; past it the rest are not recorded (and the run says so).
 MOST_RECORDS = 400_000
@@ -105,6 +113,18 @@ def _attribute(owner: object, name: str) -> object:
         return getattr(owner, name)  # a module
     except AttributeError:
         return None
+
+
+_tags: dict[tuple[CodeType, int], dict[str, str]] = {}
+
+
+def line_tags(frame: FrameType, shown: str) -> dict[str, str]:
+    """The tags of the line ``frame`` is running (worked out once per line)."""
+    key = (frame.f_code, frame.f_lineno)
+    found = _tags.get(key)
+    if found is None:
+        found = _tags[key] = _line_info(frame.f_code, frame.f_lineno, frame, shown).tags
+    return found
 
 
 class LineInfo:

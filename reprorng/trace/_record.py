@@ -12,12 +12,13 @@ import os
 import sys
 import sysconfig
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from reprorng.trace._hash import hash_parts
-from reprorng.trace._lines import Lines
+from reprorng.trace._lines import Lines, line_tags
 
 __all__ = [
     "BATCH",
@@ -174,6 +175,7 @@ class Place:
     function: str
     called: FrameType | None
     level: int
+    frame: FrameType | None = None
 
 
 def forget_places() -> None:
@@ -198,6 +200,8 @@ class Recorder:
         #: The lines the run executes, when followed, and for each event the line it ran in.
         self.lines: Lines | None = None
         self.marks: list[int] = []
+        #: Called after each event is added (a forked child writes its events as they come).
+        self.on_add: Callable[[], None] | None = None
 
     def thread(self) -> str:
         """This thread's name (``other`` for a thread Python did not start)."""
@@ -240,7 +244,8 @@ class Recorder:
         if frame is None:
             return Place("<none>", 0, "<none>", called, level)
         code = frame.f_code
-        return Place(self._file(code.co_filename), frame.f_lineno, code.co_name, called, level)
+        shown = self._file(code.co_filename)
+        return Place(shown, frame.f_lineno, code.co_name, called, level, frame)
 
     def add(self, kind: str, name: str, depth: int = 2, **fields: str) -> Event | None:
         """Record an entropy read or seeding call made ``depth`` frames up from here.
@@ -255,6 +260,11 @@ class Recorder:
         if kind == "entropy" and called is not None and "note" not in fields:
             module = called.f_globals.get("__name__", "")
             fields["note"] = f"via {module}.{called.f_code.co_qualname}"
+        if kind == "seed" and place.frame is not None:
+            # A seed taken from the clock on the same line: the clock is the cause.
+            clock = line_tags(place.frame, place.file).get("clock")
+            if clock is not None:
+                fields["note"] = f"clock: {clock}"
         return self.add_at(kind, name, place, **fields)
 
     def add_output(self, stream: str, value: str, note: str) -> Event:
@@ -268,6 +278,8 @@ class Recorder:
             self.events.append(event)
             if self.lines is not None:
                 self.marks.append(self.lines.current())
+        if self.on_add is not None:
+            self.on_add()
         return event
 
     def trace(self, meta: dict[str, Any] | None = None) -> Trace:

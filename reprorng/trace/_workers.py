@@ -1,0 +1,166 @@
+"""Forked children of a traced run (DataLoader and pool workers), traced into files of their own.
+
+When ``reprorng check`` traces a run, each child forked from it goes on
+recording its own events (not its lines), written as they come to a file
+named after the child's ``multiprocessing`` identity (``1``, ``2.1``...), the
+same in both runs, so a worker's events are compared with the same worker's.
+Each event is written as it comes (an operator with the next, once its hashes
+are in), so a child stopped by SIGTERM (a pool's ``terminate``) loses at most
+its last operator; a Process's events before its target starts are written
+with its first after.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import multiprocessing
+import os
+import threading
+from pathlib import Path
+
+from reprorng.trace._diff import Divergence, first_divergence, unsettled, with_children
+from reprorng.trace._file import FIELDS, TraceError, compare_files, event_of
+from reprorng.trace._record import Event, Recorder, Trace, settle
+
+__all__ = [
+    "CHILD",
+    "child_traces",
+    "children_part",
+    "follow_child",
+    "read_child",
+    "where_runs_part",
+]
+
+#: What a child's file name adds to the run's lines file name, before the child's identity.
+CHILD = ".child-"
+#: The most events a child's file is read for.
+_MOST_EVENTS = 1_000_000
+
+
+class _Writer:
+    """Writes a child's events to its file: each once the next one comes, the rest at exit."""
+
+    def __init__(self, recorder: Recorder, prefix: str) -> None:
+        self.recorder = recorder
+        self.prefix = prefix
+        self.written = 0
+        self.lock = threading.Lock()
+        self.path: str | None = None
+
+    def added(self) -> None:
+        # An operator's hashes are filled in after it is added: it is written with the next.
+        events = self.recorder.events
+        self.write(len(events) - (1 if events and events[-1].kind == "op" else 0))
+
+    def write(self, upto: int, *, last: bool = False) -> None:
+        with self.lock:
+            events = self.recorder.events[self.written : upto]
+            if not events:
+                return
+            if self.path is None:
+                # Known once the Process starts its target (its first events come before).
+                identity = multiprocessing.current_process()._identity
+                if not identity and not last:
+                    return
+                name = ".".join(map(str, identity)) or f"pid{os.getpid()}"
+                self.path = f"{self.prefix}{CHILD}{name}"
+                if identity and not last:
+                    # At a Process's normal end (its start clears what was registered before).
+                    from multiprocessing import util
+
+                    util.Finalize(None, self.close, exitpriority=100)
+            with open(self.path, "a", encoding="utf-8") as out:
+                for event in events:
+                    out.write(json.dumps([getattr(event, field) for field in FIELDS]) + "\n")
+            self.written += len(events)
+
+    def close(self) -> None:
+        settle(self.recorder)
+        self.recorder.active = False
+        self.write(len(self.recorder.events), last=True)
+
+
+def follow_child(recorder: Recorder, prefix: str) -> None:
+    """In a child just forked from a traced run: record its own events into its own file."""
+    recorder.lock = threading.Lock()  # another thread may have held the parent's
+    recorder.events, recorder.pending, recorder.marks = [], [], []
+    if recorder.lines is not None:
+        recorder.lines.stop()
+        recorder.lines = None
+    writer = _Writer(recorder, prefix)
+    recorder.on_add = writer.added
+    atexit.register(writer.close)  # a plain fork's end (a Process's is registered later)
+
+
+def child_traces(prefix: str) -> dict[str, str]:
+    """The files the children of a run wrote, by the child's identity."""
+    folder, name = os.path.split(prefix)
+    start = f"{name}{CHILD}"
+    found = {}
+    for path in Path(folder or ".").glob(f"{name}{CHILD}*"):
+        found[path.name[len(start) :]] = str(path)
+    return found
+
+
+def read_child(path: str) -> list[Event]:
+    """A child's events; one line that is not an event ends them (a child killed mid-write)."""
+    events = []
+    with open(path, encoding="utf-8") as source:
+        for number, line in enumerate(source, 1):
+            if number > _MOST_EVENTS:
+                break
+            try:
+                events.append(event_of(number, line))
+            except TraceError:
+                break
+    return events
+
+
+def children_part(first: str, second: str) -> Divergence | None:
+    """Where the children of two runs part (children in identity order).
+
+    Which task a pool's worker gets is the schedule's doing, so a worker's
+    events are first searched for what differs by nature (an entropy read, a
+    seed from the clock) that the other run's children have at the same
+    place; only then is each child compared with the same child of the other run.
+    """
+    mine, theirs = child_traces(first), child_traces(second)
+    names = sorted(mine.keys() & theirs.keys(), key=_order)
+    places = {
+        (event.file, event.line, event.name)
+        for name in names
+        for event in read_child(theirs[name])
+        if unsettled(event) is not None
+    }
+    for name in names:
+        for event in read_child(mine[name]):
+            found = unsettled(event)
+            if found is not None and (event.file, event.line, event.name) in places:
+                found.detail = f"in worker process {name}: {found.detail}"
+                return found
+    for name in names:
+        found = first_divergence(
+            Trace({}, read_child(mine[name])), Trace({}, read_child(theirs[name]))
+        )
+        if found is not None:
+            found.detail = f"in worker process {name}: {found.detail}"
+            return found
+    return None
+
+
+def _order(name: str) -> list[int]:
+    return [int(part) if part.isdigit() else 0 for part in name.split(".")]
+
+
+def where_runs_part(
+    traces: tuple[str, str],
+    lines: tuple[str, str],
+    *,
+    hash_seed: bool = False,
+    output: tuple[str, int] | None = None,
+) -> Divergence | None:
+    """The first divergence of two traced runs of ``reprorng check``: from their traces, the
+    lines they ran, and their forked children's events (:class:`TraceError` for a bad trace)."""
+    compared = compare_files(*traces, hash_seed=hash_seed, lines=lines, output=output)
+    return with_children(compared.divergence, children_part(*lines))
