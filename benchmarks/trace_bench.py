@@ -75,9 +75,10 @@ def train(network: Network, steps: int, batch: int) -> float:
         return time.perf_counter() - start
 
 
-def traced(network: Network, steps: int, batch: int) -> tuple[float, int]:
-    """Seconds for the same loop traced (the trace read out included), and its events."""
-    with tracing() as recorder:
+def traced(network: Network, steps: int, batch: int, lines: bool = False) -> tuple[float, int]:
+    """Seconds for the same loop traced (the trace read out included), and its events;
+    ``lines``: its lines followed too, as ``reprorng check``'s traced runs do."""
+    with tracing(lines=lines) as recorder:
         seconds = train(network, steps, batch)
         start = time.perf_counter()
         events = len(recorder.trace().events)
@@ -85,16 +86,22 @@ def traced(network: Network, steps: int, batch: int) -> tuple[float, int]:
     return seconds, events
 
 
-def compare(network: Network, rounds: int, steps: int, batch: int) -> tuple[float, float, int]:
-    train(network, 2, batch)  # warm up both
+def compare(
+    network: Network, rounds: int, steps: int, batch: int
+) -> tuple[float, float, float, int]:
+    """Median seconds untraced, traced, and traced with lines followed; and the events."""
+    train(network, 2, batch)  # warm up all three
     traced(network, 2, batch)
-    plain, with_trace = [], []
+    traced(network, 2, batch, lines=True)
+    plain, with_trace, with_lines = [], [], []
     events = 0
     for _ in range(rounds):
         plain.append(train(network, steps, batch))
         seconds, events = traced(network, steps, batch)
         with_trace.append(seconds)
-    return statistics.median(plain), statistics.median(with_trace), events
+        with_lines.append(traced(network, steps, batch, lines=True)[0])
+    medians = map(statistics.median, (plain, with_trace, with_lines))
+    return (*medians, events)  # type: ignore[return-value]
 
 
 def main() -> int:
@@ -111,7 +118,9 @@ def main() -> int:
         ("MNIST example CNN", mnist_example, GOAL),
         ("lighter CNN", lighter, None),
     ):
-        untraced_s, traced_s, events = compare(network, args.rounds, args.steps, args.batch)
+        untraced_s, traced_s, lines_s, events = compare(
+            network, args.rounds, args.steps, args.batch
+        )
         ratio = traced_s / untraced_s
         verdict = ""
         if goal is not None:
@@ -121,6 +130,7 @@ def main() -> int:
             f"{name:<18} untraced {untraced_s * 1000:6.0f} ms  traced {traced_s * 1000:6.0f} ms"
             f"  {events:5d} events  traced / untraced: {ratio:.2f}{verdict}"
         )
+        print(f"{'':<18} lines followed too (check's traced runs): {lines_s / untraced_s:.2f}")
     return 1 if failed else 0
 
 

@@ -37,6 +37,7 @@ def test_trace_benchmark_runs_and_reports_each_network():
     assert "MNIST example CNN" in result.stdout
     assert "lighter CNN" in result.stdout
     assert result.stdout.count("traced / untraced:") == 2
+    assert result.stdout.count("lines followed too") == 2
 
 
 def test_tasks_benchmark_runs_and_reports_each_cost():

@@ -84,6 +84,10 @@ def test_the_planted_line_and_cause_are_named(program, tmp_path):
     named = divergence.as_json()
     assert (named["line"], named["cause"]) == (program.line, program.cause), named
     assert Path(named["file"]).name == program.path.name
+    # A library's own entropy reads are never candidates, and a place is listed once.
+    listed = [(each.file, each.line, each.name) for each in divergence.candidates]
+    assert not any(each.note.startswith("via ") for each in divergence.candidates)
+    assert len(listed) == len(set(listed))
 
 
 @pytest.mark.parametrize("program", CONTROLS, ids=lambda program: program.path.stem)

@@ -257,7 +257,13 @@ def _traced_back(
         return None
     info = found.info
     here = mine(runs.events_in(found.record))
+    if surfaced.kind != "output":
+        here = [event for event in here if event.kind != "output"]  # written after, if at all
     cause, name = _cause(found, here, hash_seed)
+    if cause is None and before:
+        # Nothing the lines show: a global generator reseeded from OS entropy, say.
+        detail = f"{CAUSES['entropy']}; the runs part after it, at {info.file}:{info.line}"
+        return Divergence(before[0], "entropy", detail, surfaced, before)
     if cause is None:
         if (info.file, info.line) == (surfaced.file, surfaced.line):
             return None  # nothing more than where it surfaced
@@ -265,7 +271,8 @@ def _traced_back(
     event = Event("line", name or surfaced.name, info.file, info.line, info.function, found.thread)
     detail = CAUSES[cause]
     if (info.file, info.line) != (surfaced.file, surfaced.line):
-        detail += f"; the runs part after it, at {surfaced.place()}: {surfaced.name}"
+        what = f"a write to {surfaced.name}" if surfaced.kind == "output" else surfaced.name
+        detail += f"; the runs part after it, at {surfaced.place()}: {what}"
     others = [read for read in before if (read.file, read.line) != (info.file, info.line)]
     return Divergence(event, cause, detail, surfaced, others)
 
@@ -292,8 +299,9 @@ def _cause(found: Origin, here: list[Event], hash_seed: bool) -> tuple[str | Non
     seeds = [event for event in here if event.kind == "seed"]
     if seeds:
         return "seed", seeds[0].name
-    if any(event.kind == "output" for event in here):
-        return "output", "print"
+    writes = [event for event in here if event.kind == "output"]
+    if writes:
+        return "output", writes[0].name
     return None, ""
 
 

@@ -201,6 +201,7 @@ class Lines:
         self.lock = threading.Lock()
         self.on = False
         self.full = False
+        self._resumed: dict[tuple[int, CodeType], int] = {}
 
     def current(self) -> int:
         """The record of the line this thread is running now (-1: none)."""
@@ -251,9 +252,15 @@ class Lines:
         code = frame.f_code
         parent = self.current()
         params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
-        with self.lock:
-            number = len(self.frames)
-            self.frames.append((parent, params))
+        # A generator's or coroutine's frame is entered again at each resumption: one frame.
+        resumed = code.co_flags & _RESUMABLE
+        number = self._resumed.get((id(frame), code)) if resumed else None
+        if number is None:
+            with self.lock:
+                number = len(self.frames)
+                self.frames.append((parent, params))
+            if resumed:
+                self._resumed[(id(frame), code)] = number
         thread = self._thread()
         local = self.local
 
@@ -263,7 +270,10 @@ class Lines:
             if event == "line":
                 self._line(thread, number, frame)
             elif event == "return":
-                self._add(thread, number, -1, [["<return>", fingerprint(arg), id(arg)]])
+                # What it gave, and what it left in the objects it was given.
+                values = [["<return>", fingerprint(arg), id(arg)]]
+                values.extend([name, *seen] for name in params if (seen := _seen(frame, name))[1])
+                self._add(thread, number, -1, values)
                 local.record = parent
             return follow
 
@@ -336,6 +346,7 @@ def _seen(frame: FrameType, name: str) -> tuple[str, int]:
     return fingerprint(value), id(value) if mutable else 0
 
 
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset, type, range)
 
 

@@ -13,6 +13,7 @@ time taken for a log) is never on the way, so never blamed.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +50,41 @@ class _Run:
         self.marks: list[int] = lines["marks"]
         self.streams: dict[int, list[int]] = {}
         self.position: dict[int, int] = {}
+        #: Each frame's records, in order.
+        self.by_frame: dict[int, list[int]] = {}
         for index, record in enumerate(self.records):
             stream = self.streams.setdefault(record[0], [])
             self.position[index] = len(stream)
             stream.append(index)
+            self.by_frame.setdefault(record[1], []).append(index)
+        self._readers: dict[int, list[int]] | None = None
+        #: Each record's place: its thread, its frame's order there, and its order among the
+        #: frame's lines (a return: among its returns; its last return: -1, as a coroutine
+        #: returns at each wait, as many times as the schedule makes it wait).
+        self.where: list[tuple[str, int, int, bool]] = []
+        frames: dict[int, int] = {}
+        counts: dict[tuple[int, bool], int] = {}
+        order: dict[int, int] = {}
+        for index, record in enumerate(self.records):
+            thread, frame, line = record[0], record[1], record[2] >= 0
+            if frame not in frames:
+                frames[frame] = order[thread] = order.get(thread, -1) + 1
+            count = counts[frame, line] = counts.get((frame, line), -1) + 1
+            if not line and self.by_frame[frame][-1] == index:
+                count = -1
+            self.where.append((self.threads[thread], frames[frame], count, line))
+        self.at = {where: index for index, where in enumerate(self.where)}
+
+    def readers(self, ident: int) -> list[int]:
+        """The records that read the object ``ident``, in order (worked out once)."""
+        if self._readers is None:
+            self._readers = {}
+            for index, record in enumerate(self.records):
+                if record[2] >= 0:
+                    for _name, _value, seen in record[3]:
+                        if seen:
+                            self._readers.setdefault(seen, []).append(index)
+        return self._readers.get(ident, [])
 
     def key(self, index: int) -> tuple[Any, ...]:
         thread, _frame, info, _values = self.records[index]
@@ -83,23 +115,21 @@ class Runs:
         return [event for event, mark in enumerate(self.a.marks) if mark == record]
 
     def _other(self, index: int) -> int | None:
-        """The second run's record at the same position of the same thread."""
-        thread = self.a.threads[self.a.records[index][0]]
-        if thread not in self.b.threads:
-            return None
-        stream = self.b.streams.get(self.b.threads.index(thread), [])
-        position = self.a.position[index]
-        return stream[position] if position < len(stream) else None
+        """The second run's record that is the same line of the same frame: frames matched by
+        their thread and the order they began in there (coroutines interleave, threads race)."""
+        return self.b.at.get(self.a.where[index])
 
     def aligned(self, index: int) -> int:
-        """``index``, or the last record before it where the runs still ran the same lines."""
-        stream = self.a.streams[self.a.records[index][0]]
-        for position in range(self.a.position[index] + 1):
-            mine = stream[position]
+        """``index``, or the last record of its frame before it where the runs still ran the
+        same lines (past it, they took another path)."""
+        records = self.a.by_frame[self.a.records[index][1]]
+        found = index
+        for mine in records[: bisect.bisect_right(records, index)]:
             other = self._other(mine)
             if other is None or self.a.key(mine) != self.b.key(other):
-                return stream[max(position - 1, 0)]
-        return index
+                break
+            found = mine
+        return found
 
     def differing(self, index: int) -> list[str]:
         """The names the record read whose fingerprints differ between the runs."""
@@ -129,8 +159,7 @@ def origin(runs: Runs, event: int) -> Origin | None:
         seen.add(index)
         record = a.records[index]
         if record[2] < 0:  # a return that differs: the line that returned
-            frame = record[1]
-            before = _previous(a, index, lambda other, frame=frame: other[1] == frame)
+            before = _in_frame(a, index, lambda other: True)
             if before is None:
                 break
             index = before
@@ -144,6 +173,8 @@ def origin(runs: Runs, event: int) -> Origin | None:
             if callee is None:
                 written = _written(a, index) if "file" in info.tags else None
                 if written is None:
+                    # An awaited task, or an item of a queue, taken where the order began.
+                    index = _scheduled(a, index) or index
                     break
                 index = written  # read back what the run itself wrote: go on from the write
                 continue
@@ -158,6 +189,29 @@ def origin(runs: Runs, event: int) -> Origin | None:
     info = a.infos[a.records[index][2]]
     marked = any(value.startswith(IDENTITY) for _name, value, _ident in a.records[index][3])
     return Origin(index, info, a.threads[a.records[index][0]], marked, shared)
+
+
+def _scheduled(run: _Run, index: int) -> int | None:
+    """The line that stored a name ``index`` reads, if it takes tasks as they finish."""
+    info = run.infos[run.records[index][2]]
+    for name in info.reads:
+        stored = _in_frame(run, index, lambda other, name=name: _stores(run, other, name))
+        if stored is not None and "schedule" in run.infos[run.records[stored][2]].tags:
+            return stored
+    return None
+
+
+def _stores(run: _Run, record: list[Any], name: str) -> bool:
+    return record[2] >= 0 and name in run.infos[record[2]].stores
+
+
+def _in_frame(run: _Run, index: int, wanted: Any) -> int | None:
+    """The last record of ``index``'s frame before it that is ``wanted``."""
+    records = run.by_frame[run.records[index][1]]
+    for position in range(bisect.bisect_left(records, index) - 1, -1, -1):
+        if wanted(run.records[records[position]]):
+            return records[position]
+    return None
 
 
 def _previous(run: _Run, index: int, wanted: Any) -> int | None:
@@ -215,7 +269,7 @@ def _source_in_thread(runs: Runs, index: int, name: str) -> int | None:
     frame = a.records[index][1]
     here = index
     while True:
-        before = _previous(a, here, lambda other: other[1] == frame and _mentions(a, other, name))
+        before = _in_frame(a, here, lambda other: _mentions(a, other, name))
         if before is None:
             break
         info = a.infos[a.records[before][2]]
@@ -237,10 +291,7 @@ def _other_threads(run: _Run, index: int, ident: int) -> int | None:
     if ident == 0:
         return None
     thread = run.records[index][0]
-    for other, record in enumerate(run.records):
-        if record[0] != thread and record[2] >= 0 and any(i == ident for _n, _v, i in record[3]):
-            return other
-    return None
+    return next((other for other in run.readers(ident) if run.records[other][0] != thread), None)
 
 
 def _differing_return(runs: Runs, index: int) -> int | None:
