@@ -361,3 +361,25 @@ def test_a_views_hash_follows_its_base_and_what_it_shows():
     assert one[1] != other[1]
     assert views(1.0, 0)[0] != views(1.0, 1)[0]  # another row of the same base
     assert views(1.0, 0)[1] == views(1.0, 1)[1]
+
+
+def test_writes_are_recorded_at_their_line_and_a_stream_the_program_sets_is_left():
+    import io
+    import sys
+
+    mine = io.StringIO()
+    saved = sys.stdout
+    try:
+        with tracing() as recorder:
+            print("hello")  # the line of the first write
+            line = sys._getframe().f_lineno - 1
+            sys.stdout = mine
+            print("kept")
+        assert sys.stdout is mine
+    finally:
+        sys.stdout = saved
+    writes = [event for event in recorder.events if event.kind == "output"]
+    assert [(event.name, event.line) for event in writes] == [("stdout", line)] * 2
+    assert writes[0].value.startswith("0:")  # "hello": no line ended
+    assert writes[1].value.startswith("1:")  # its newline
+    assert mine.getvalue() == "kept\n"

@@ -32,6 +32,7 @@ class Hooks:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.saved: list[tuple[object, str, object, bool]] = []
+        self.taps: list[tuple[str, _Output, object]] = []
         self.local = threading.local()
         self.installed = True
 
@@ -55,6 +56,10 @@ class Hooks:
 
     def remove(self) -> None:
         self.installed = False
+        for stream, tap, original in self.taps:
+            if getattr(sys, stream) is tap:  # not if the program put in a stream of its own
+                setattr(sys, stream, original)
+        self.taps.clear()
         while self.saved:
             owner, name, original, own = self.saved.pop()
             if own:
@@ -159,7 +164,7 @@ class Hooks:
             if original is not None:
                 tap = _Output(original, stream, self)
                 setattr(sys, stream, tap)
-                self.saved.append((sys, stream, original, True))
+                self.taps.append((stream, tap, original))
 
     def numpy(self) -> None:
         np_random = sys.modules["numpy.random"]
