@@ -70,23 +70,6 @@ def test_the_human_report_names_the_line(tmp_path):
     assert "or run with --pin-entropy" in result.stdout  # what fixes it without an edit
 
 
-def test_a_seed_from_the_clock_is_a_clock_cause_at_the_seeding_line(tmp_path):
-    name = script(
-        tmp_path,
-        "clock.py",
-        """
-        import random, time
-
-        random.seed(time.time_ns())  # culprit
-        print(random.random())
-        """,
-    )
-    status, report = check(tmp_path, name)
-    assert status == 1
-    assert_divergence(report, tmp_path, name, "clock", "time.time_ns")
-    assert report["divergence"]["detail"].startswith("the clock")
-
-
 def test_a_torch_seed_from_os_entropy_is_an_entropy_cause(tmp_path):
     name = script(
         tmp_path,

@@ -54,18 +54,28 @@ def first_differing_line(outputs: list[str]) -> int | None:
     return next((n for n, (one, other) in pairs if one != other), min(len(mine), len(theirs)) + 1)
 
 
+#: Scored by the benchmark alone, to keep the suite short: each starts torch, and a program
+#: here that does not holds it to the same rule (clock_in_object, hash_of_string...).
+BENCHMARK_ONLY = {
+    "clock_seed",
+    "clock_arithmetic",
+    "set_of_strings",
+    "torch_seed_call",
+    "control_logged_entropy",
+}
 CULPRITS = [program for program in PROGRAMS if program.line is not None]
 CONTROLS = [program for program in PROGRAMS if program.line is None]
+TESTED = [program for program in CULPRITS if program.path.stem not in BENCHMARK_ONLY]
 
 
 def test_the_corpus_holds_every_cause_and_controls():
-    causes = {program.cause for program in CULPRITS}
     expected = {"entropy", "clock", "schedule", "hash-seed", "address", "data", "output", "kernel"}
-    assert causes == expected
+    assert {program.cause for program in CULPRITS} == expected
+    assert {program.cause for program in TESTED} == expected
     assert len(CONTROLS) >= 2
 
 
-@pytest.mark.parametrize("program", CULPRITS, ids=lambda program: program.path.stem)
+@pytest.mark.parametrize("program", TESTED, ids=lambda program: program.path.stem)
 def test_the_planted_line_and_cause_are_named(program, tmp_path):
     for _attempt in range(3):  # a race may, rarely, run the same way twice
         files, outputs = traced_pair(program, tmp_path)
@@ -90,7 +100,11 @@ def test_the_planted_line_and_cause_are_named(program, tmp_path):
     assert len(listed) == len(set(listed))
 
 
-@pytest.mark.parametrize("program", CONTROLS, ids=lambda program: program.path.stem)
+@pytest.mark.parametrize(
+    "program",
+    [program for program in CONTROLS if program.path.stem not in BENCHMARK_ONLY],
+    ids=lambda program: program.path.stem,
+)
 def test_a_reproducible_program_of_the_corpus_has_no_culprit(program):
     done = subprocess.run(
         [sys.executable, "-m", "reprorng", "check", "--json", str(program.path)],

@@ -139,7 +139,12 @@ events = st.builds(
     value=st.text(max_size=40),
     note=st.text(max_size=40),
 )
-facts = st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10), max_size=4)
+# "versions" is the one fact that must be a table (names and versions): it is drawn as one.
+facts = st.dictionaries(
+    st.text(max_size=10).filter(lambda key: key != "versions"),
+    st.integers() | st.text(max_size=10),
+    max_size=4,
+) | st.builds(lambda versions: {"versions": versions}, st.dictionaries(st.text(), st.text()))
 
 
 @given(st.lists(events, max_size=30), facts)
