@@ -170,10 +170,7 @@ def _one_run(
         flush=True,
     )
     if not options.target.command:
-        # The line ``reprorng run`` starts with: its replay names each run's hash seed.
-        first, _newline, rest = stderr.partition(b"\n")
-        if first.startswith(b"reprorng: seed="):
-            stderr = rest
+        stderr = compare.program_stderr(stderr)
     shown_stderr = compare.shown(stderr, options.ignore)
     return Outcome(
         compare.shown(stdout, options.ignore), shown_stderr, stderr, status, seconds, files

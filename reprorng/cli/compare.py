@@ -16,7 +16,14 @@ from typing import Any
 
 from reprorng.cli.options import UsageError
 
-__all__ = ["Outcome", "differences", "files", "shown"]
+__all__ = [
+    "Outcome",
+    "differences",
+    "files",
+    "first_line_difference",
+    "program_stderr",
+    "shown",
+]
 
 #: What text matching an ``--ignore`` pattern is replaced with.
 MASK = "<ignored>"
@@ -175,7 +182,14 @@ def _compare_files(
     return differences
 
 
-def _first_line_difference(first: str, second: str) -> tuple[int, str, str]:
+def program_stderr(data: bytes) -> bytes:
+    """A run's stderr without the line ``reprorng run`` starts it with (its replay names each
+    run's hash seed, so it differs between runs)."""
+    first, _newline, rest = data.partition(b"\n")
+    return rest if first.startswith(b"reprorng: seed=") else data
+
+
+def first_line_difference(first: str, second: str) -> tuple[int, str, str]:
     """The first line where two outputs differ, and that line of each."""
     mine = first.splitlines()
     theirs = second.splitlines()
@@ -202,7 +216,7 @@ def differences(
         streams.append(("stderr", first.stderr, other.stderr))
     for what, mine, theirs in streams:
         if mine != theirs:
-            line, one, other_line = _first_line_difference(mine, theirs)
+            line, one, other_line = first_line_difference(mine, theirs)
             found.append({"what": what, "run": run, "line": line, "values": [one, other_line]})
     found.extend(_compare_files(first.files, other.files, run))
     return found

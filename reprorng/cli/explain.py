@@ -29,24 +29,14 @@ def _first_output(
     options: Options, outputs: list[tuple[bytes, bytes, int]]
 ) -> tuple[str, int] | None:
     """The stream and line where the traced runs' output first differs, as ``check`` compares."""
-    streams = ("stdout", "stderr") if options.stderr else ("stdout",)
-    for index, stream in enumerate(streams):
-        mine, theirs = (_program(bytes(output[index]), stream) for output in outputs)
+    streams = [("stdout", [stdout for stdout, _stderr, _status in outputs])]
+    if options.stderr:
+        streams.append(("stderr", [compare.program_stderr(err) for _out, err, _s in outputs]))
+    for stream, texts in streams:
+        mine, theirs = (compare.shown(text, options.ignore) for text in texts)
         if mine != theirs:
-            shown = [compare.shown(text, options.ignore).split("\n") for text in (mine, theirs)]
-            line = next(
-                (n for n, (one, other) in enumerate(zip(*shown, strict=False), 1) if one != other),
-                min(map(len, shown)) + 1,
-            )
-            return stream, line
+            return stream, compare.first_line_difference(mine, theirs)[0]
     return None
-
-
-def _program(text: bytes, stream: str) -> bytes:
-    """What the program wrote: stderr without the line ``reprorng run`` starts it with."""
-    if stream == "stderr" and text.startswith(b"reprorng: seed="):
-        return text.partition(b"\n")[2]
-    return text
 
 
 def where_runs_part(
