@@ -148,14 +148,26 @@ class LineInfo:
         return [self.file, self.function, self.line, self.reads, self.stores, self.tags]
 
 
+_by_line: dict[CodeType, dict[int, list[dis.Instruction]]] = {}
+
+
+def _instructions(code: CodeType) -> dict[int, list[dis.Instruction]]:
+    """A code object's instructions by line (read once per code object, not once per line)."""
+    found = _by_line.get(code)
+    if found is None:
+        found = _by_line[code] = {}
+        for instruction in dis.get_instructions(code):
+            if instruction.positions is not None and instruction.positions.lineno is not None:
+                found.setdefault(instruction.positions.lineno, []).append(instruction)
+    return found
+
+
 def _line_info(code: CodeType, line: int, frame: FrameType, shown: str) -> LineInfo:
     reads: list[str] = []
     stores: list[str] = []
     called: list[str] = []
     current: object = None
-    for instruction in dis.get_instructions(code):
-        if instruction.positions is None or instruction.positions.lineno != line:
-            continue
+    for instruction in _instructions(code).get(line, ()):
         name = instruction.argval
         if instruction.opname in _LOADS and isinstance(name, str):
             if name not in reads and (name in frame.f_locals or name in frame.f_globals):
