@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import threading
 from pathlib import Path
+from typing import TextIO
 
 from reprorng.trace._diff import Divergence, first_divergence, unsettled, with_children
 from reprorng.trace._file import FIELDS, TraceError, compare_files, event_of
@@ -47,6 +48,7 @@ class _Writer:
         self.written = 0
         self.lock = threading.Lock()
         self.path: str | None = None
+        self.file: TextIO | None = None
 
     def added(self) -> None:
         # An operator's hashes are filled in after it is added: it is written with the next.
@@ -70,15 +72,20 @@ class _Writer:
                     from multiprocessing import util
 
                     util.Finalize(None, self.close, exitpriority=100)
-            with open(self.path, "a", encoding="utf-8") as out:
-                for event in events:
-                    out.write(json.dumps([getattr(event, field) for field in FIELDS]) + "\n")
+            if self.file is None:
+                self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            for event in events:
+                self.file.write(json.dumps([getattr(event, field) for field in FIELDS]) + "\n")
+            self.file.flush()  # each batch reaches the file: a SIGTERM may come at any time
             self.written += len(events)
 
     def close(self) -> None:
         settle(self.recorder)
         self.recorder.active = False
         self.write(len(self.recorder.events), last=True)
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def follow_child(recorder: Recorder, prefix: str) -> None:
