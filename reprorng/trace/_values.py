@@ -13,9 +13,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import itertools
 import sys
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import PurePath
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
@@ -33,7 +35,7 @@ _DEPTH = 3
 _MOST_BYTES = 1 << 24
 
 _OBJECT_HASH: object = object.__hash__
-_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, Enum, PurePath)
 
 
 def _hash(data: bytes) -> str:
@@ -58,16 +60,16 @@ _tensor_cache: dict[int, tuple[Any, int, str]] = {}
 
 def _of(value: object, depth: int) -> str:
     kind = type(value)
-    if kind in _PLAIN:
+    if isinstance(value, _PLAIN):  # subclasses too: enum members, paths, numpy's floats
         text = repr(value)
         return text if len(text) <= 64 else _hash(text.encode("utf-8", "surrogatepass"))
-    if kind in (tuple, list):
-        return _items("[", value, depth)  # type: ignore[arg-type]
-    if kind is dict:
-        pairs = list(value.items())[:_MOST_ITEMS]  # type: ignore[attr-defined]
+    if isinstance(value, (list, tuple, deque)):
+        return _items("[", value, depth)
+    if isinstance(value, dict):
+        pairs = list(itertools.islice(value.items(), _MOST_ITEMS))
         return _hash(repr([(_of(k, depth - 1), _of(v, depth - 1)) for k, v in pairs]).encode())
-    if kind in (set, frozenset):
-        return _set(value)  # type: ignore[arg-type]
+    if isinstance(value, (set, frozenset)):
+        return _set(value)
     if isinstance(value, (ModuleType, type)):
         return f"<{getattr(value, '__name__', '?')}>"
     if isinstance(value, (FunctionType, BuiltinFunctionType, MethodType)):
@@ -90,14 +92,6 @@ def _of(value: object, depth: int) -> str:
     if isinstance(value, io.IOBase):
         # A file by its mode (its path, after ``|``, may differ: a temporary folder's).
         return f"file:{getattr(value, 'mode', '')}|{getattr(value, 'name', '')}"
-    if isinstance(value, (list, tuple, deque)):
-        return _items("[", list(value), depth)
-    if isinstance(value, dict):
-        return _of(dict(value), depth)
-    if isinstance(value, (set, frozenset)):
-        return _set(value)
-    if isinstance(value, (str, int, float, bytes, Enum, PurePath)):
-        return repr(value)
     if _library(kind):
         # A library's object (a thread, a pool, a future) holds what is the machine's, not
         # the program's: process and thread ids, addresses. Known by its type alone.
@@ -119,10 +113,10 @@ def _library(kind: type) -> bool:
     return known
 
 
-def _items(opening: str, values: tuple[Any, ...] | list[Any], depth: int) -> str:
+def _items(opening: str, values: Sequence[Any] | deque[Any], depth: int) -> str:
     if depth <= 0:
         return f"{opening}{len(values)}"
-    shown = [_of(item, depth - 1) for item in values[:_MOST_ITEMS]]
+    shown = [_of(item, depth - 1) for item in itertools.islice(values, _MOST_ITEMS)]
     return _hash(repr((opening, len(values), shown)).encode())
 
 
