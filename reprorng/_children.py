@@ -133,9 +133,11 @@ def _seed_process(run: Run, seed: int) -> None:
         )
 
 
-def start_child() -> None:
-    """As a Python child of a run starts (from ``sitecustomize``): seed it, watch its children.
+def start_child(parent_pid: int | None = None) -> None:
+    """As a Python child of a run starts, or first imports a generator's module (from
+    ``sitecustomize``): seed it, watch its children.
 
+    ``parent_pid``: the parent's pid when the child started (the parent may be gone since).
     Never breaks the child: a variable it cannot read is a ``RuntimeWarning``.
     """
     text = os.environ.get(RUN_VARIABLE)
@@ -146,8 +148,9 @@ def start_child() -> None:
     except ValueError as error:
         warnings.warn(f"reprorng: {error}; not seeded", RuntimeWarning, stacklevel=2)
         return
-    if run.parent and run.parent_pid != os.getppid() and not _multiprocessing_started():
-        run = _placed_by_another(run)
+    parent = os.getppid() if parent_pid is None else parent_pid
+    if run.parent and run.parent_pid != parent and not _multiprocessing_started():
+        run = _placed_by_another(run, parent)
     _seed_process(run, derive_seed(run.seed, "subprocess", run.place))
     watch(run)
 
@@ -161,7 +164,7 @@ def _multiprocessing_started() -> bool:
     return argv[argv.index("-c") + 1].startswith("from multiprocessing")
 
 
-def _placed_by_another(run: Run) -> Run:
+def _placed_by_another(run: Run, parent: int) -> Run:
     """A child that the process which placed it did not start itself (see :mod:`_places`)."""
     rank = launched_rank(os.environ)
     if rank is not None:
@@ -171,7 +174,7 @@ def _placed_by_another(run: Run) -> Run:
         return run
     part = f"n{number}" if number > 0 else f"n{os.getpid()}"
     warnings.warn_explicit(  # one line: no source line to show
-        f"this process was started by {launcher_name(os.getppid())}, not by a Python process "
+        f"this process was started by {launcher_name(parent)}, not by a Python process "
         f"of the run, alongside others with its place; it is seeded as {part} among them, by "
         f"the order they started in, which may not repeat",
         RuntimeWarning,

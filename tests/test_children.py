@@ -11,9 +11,13 @@ import subprocess
 import sys
 from typing import Any
 
+import numpy as np
 import pytest
 
+from reprorng import derive_seed, fixed_rng
 from reprorng._children import RUN_VARIABLE, Run, hook_directory
+from reprorng.sources import WATCHED_MODULES
+from reprorng.tasks._pools import PATCHED_MODULES
 
 from .test_cli import reprorng, script
 
@@ -113,6 +117,68 @@ def test_outside_a_run_nothing_is_seeded_or_imported(tmp_path):
     assert result.stdout.split() == ["False", "None"]
 
 
+CHILD_PROBE = (
+    "import sys; before = sorted(m for m in sys.modules if m.split('.')[0] in ('reprorng', "
+    "'wrapt')); import {module}; print(before, 'reprorng._children' in sys.modules, {draw})"
+)
+
+
+def hooked_child(code: str, run: Run) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, RUN_VARIABLE: run.encode(), "PYTHONPATH": str(hook_directory())}
+    child = [sys.executable, "-c", code]
+    result = subprocess.run(child, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_a_child_imports_nothing_of_reprorng_until_it_imports_a_generator():
+    result = hooked_child(
+        "import sys, json, os; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('reprorng', 'wrapt', 'subprocess', 'multiprocessing', 'random')))",
+        Run(5, False, False, "2"),
+    )
+    assert result.stdout == "[]\n"
+
+
+@pytest.mark.parametrize(
+    ("module", "draw"),
+    [
+        ("random", "random.random()"),
+        ("tempfile", "__import__('random').random()"),  # random comes in with it
+        ("numpy", "float(numpy.random.random())"),
+        ("subprocess", "__import__('random').random()"),
+    ],
+)
+def test_a_child_is_seeded_as_it_first_imports_a_generator_as_if_at_start(module, draw):
+    run = Run(5, False, False, "2")
+    result = hooked_child(CHILD_PROBE.format(module=module, draw=draw), run)
+    before, started, value = result.stdout.rsplit(" ", 2)
+    assert before == "[]"
+    assert started == "True"
+    with fixed_rng(derive_seed(5, "subprocess", "2")):  # what seeding at start gives
+        expected = float(np.random.random()) if module == "numpy" else random.random()
+    assert float(value) == expected
+
+
+def test_every_module_seeded_or_patched_on_import_seeds_a_child_first():
+    tree = ast.parse((hook_directory() / "sitecustomize.py").read_text())
+    first = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and "FIRST_IMPORTS" in ast.unparse(node.targets[0])
+    )
+    names = ast.literal_eval(ast.unparse(first).removeprefix("frozenset(").removesuffix(")"))
+    modules = {*WATCHED_MODULES, *PATCHED_MODULES, "subprocess", "multiprocessing.process"}
+    assert {module.split(".")[0] for module in modules} <= names
+
+
+def test_a_child_whose_place_was_given_elsewhere_is_seeded_at_start():
+    """Started by a process other than the one that placed it (a launcher): settled at once."""
+    run = Run(5, False, False, "2", parent="1-1")  # pid 1 is never this child's parent
+    result = hooked_child("import sys; print('reprorng._children' in sys.modules)", run)
+    assert result.stdout == "True\n"
+
+
 def test_a_child_with_an_unreadable_run_variable_warns_and_runs_unseeded():
     environment = {
         **os.environ,
@@ -146,7 +212,7 @@ def test_a_child_that_cannot_be_seeded_warns_and_runs(tmp_path):
         RUN_VARIABLE: Run(5, deterministic=True, warn_only=False).encode(),
         "PYTHONPATH": os.pathsep.join([str(hook_directory()), str(fake)]),
     }
-    child = [sys.executable, "-c", "print('child ran')"]
+    child = [sys.executable, "-c", "import random; print('child ran')"]
     result = subprocess.run(child, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "child ran\n"

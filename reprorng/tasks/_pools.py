@@ -19,7 +19,19 @@ from typing import Any
 
 from reprorng.tasks import note, run_chunk, seeded_call, seeded_items
 
-__all__ = ["seed_pool_tasks"]
+__all__ = ["PATCHED_MODULES", "seed_pool_tasks"]
+
+#: The modules whose pools and clusters are patched as each is imported, in patch order.
+PATCHED_MODULES = (
+    "multiprocessing.pool",
+    "concurrent.futures.process",
+    "concurrent.futures.thread",
+    "joblib",
+    "ray",
+    "dask.delayed",
+    "distributed.client",
+    "distributed.worker",
+)
 
 _done: list[bool] = []
 
@@ -36,14 +48,18 @@ def seed_pool_tasks() -> None:
     from reprorng.tasks._ray import seed_ray_tasks
 
     # Each patched as it is imported: a process that uses none of them imports none of them.
-    wrapt.register_post_import_hook(_patch_multiprocessing, "multiprocessing.pool")
-    wrapt.register_post_import_hook(_patch_process_pools, "concurrent.futures.process")
-    wrapt.register_post_import_hook(_patch_thread_pools, "concurrent.futures.thread")
-    wrapt.register_post_import_hook(seed_joblib_tasks, "joblib")
-    wrapt.register_post_import_hook(seed_ray_tasks, "ray")
-    wrapt.register_post_import_hook(seed_dask_keys, "dask.delayed")
-    wrapt.register_post_import_hook(seed_dask_client, "distributed.client")
-    wrapt.register_post_import_hook(seed_dask_workers, "distributed.worker")
+    patches = (
+        _patch_multiprocessing,
+        _patch_process_pools,
+        _patch_thread_pools,
+        seed_joblib_tasks,
+        seed_ray_tasks,
+        seed_dask_keys,
+        seed_dask_client,
+        seed_dask_workers,
+    )
+    for patch, name in zip(patches, PATCHED_MODULES, strict=True):
+        wrapt.register_post_import_hook(patch, name)
 
 
 def _patch_multiprocessing(pools: Any) -> None:
