@@ -6,6 +6,8 @@ import os
 import pickle
 import random
 import secrets
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -14,8 +16,9 @@ import pytest
 import torch
 
 from reprorng import fixed_rng
-from reprorng.trace import tracing
+from reprorng.trace import load, tracing
 from reprorng.trace._hash import device_digest
+from reprorng.trace._record import STREAMED
 
 HERE = os.path.abspath(__file__)
 
@@ -383,3 +386,53 @@ def test_writes_are_recorded_at_their_line_and_a_stream_the_program_sets_is_left
     assert writes[0].value.startswith("0:")  # "hello": no line ended
     assert writes[1].value.startswith("1:")  # its newline
     assert mine.getvalue() == "kept\n"
+
+
+def test_a_trace_written_as_it_goes_keeps_a_batch_at_most_and_reads_back_whole(tmp_path):
+    def program():
+        torch.manual_seed(3)
+        x = torch.zeros(4)
+        for _ in range(STREAMED + 100):  # two operators each
+            x = x + torch.rand(4)
+
+    in_memory = events_of(program)
+    held = []
+    with tracing(out=tmp_path / "run.trace") as recorder:
+        recorder.meta["program"] = "loop"
+        handed_on = recorder.sink
+
+        def counting(batch):
+            held.append(len(batch))
+            handed_on(batch)
+
+        recorder.sink = counting
+        program()
+    assert held  # it handed batches on while the program ran
+    assert max(held) <= STREAMED
+    assert len(recorder.events) == 0
+    streamed = load(tmp_path / "run.trace")
+    assert streamed.meta == {"program": "loop"}
+    assert streamed.events == in_memory
+    assert [path.name for path in tmp_path.iterdir()] == ["run.trace"]
+
+
+def test_a_light_trace_records_seeds_and_entropy_but_no_operator():
+    with tracing(operators=False) as recorder:
+        torch.manual_seed(7)
+        torch.ones(2).add(1)
+        os.urandom(2)
+    kinds = [event.kind for event in recorder.trace().events]
+    assert kinds == ["seed", "entropy"]
+
+
+def test_tracing_operators_does_not_import_the_compiler(tmp_path):
+    code = (
+        "import sys, torch\n"
+        "from reprorng.trace import tracing\n"
+        "with tracing() as recorder:\n"
+        "    torch.rand(3).add(1)\n"
+        "print(len(recorder.trace().events), 'torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2", "False"]

@@ -13,10 +13,12 @@ from typing import Any
 
 from reprorng.cli.options import Options
 
-__all__ = ["LINES", "facts", "traced"]
+__all__ = ["LIGHT", "LINES", "facts", "traced"]
 
 #: Where ``reprorng check`` asks its traced runs to write the lines they ran, for itself alone.
 LINES = "REPRORNG_TRACE_LINES"
+#: Set by ``reprorng check`` for a light trace: no operators, no lines (see ``check``).
+LIGHT = "REPRORNG_TRACE_LIGHT"
 
 
 def facts(options: Options, seed: int, hash_seed: int) -> dict[str, Any]:
@@ -58,17 +60,19 @@ class traced:  # noqa: N801 - used as a with statement, like a function
         from reprorng.trace import tracing
 
         self.lines = os.environ.pop(LINES, None)
-        self.tracing = tracing(lines=self.lines is not None, children=self.lines)
+        light = os.environ.pop(LIGHT, None) is not None
+        self.tracing = tracing(
+            lines=self.lines is not None,
+            children=self.lines,
+            out=self.options.trace_out,
+            operators=not light,
+        )
         self.recorder = self.tracing.__enter__()
 
     def __exit__(self, *exc: object) -> None:
         if self.tracing is None:
             return
-        from reprorng.trace import save
-
+        self.recorder.meta.update(facts(self.options, self.seed, self.hash_seed))
         self.tracing.__exit__(None, None, None)
-        assert self.options.trace_out is not None
-        meta = facts(self.options, self.seed, self.hash_seed)
-        save(self.recorder.trace(meta), self.options.trace_out)
         if self.lines is not None and self.recorder.lines is not None:
             self.recorder.lines.save(self.lines, self.recorder.marks)

@@ -21,7 +21,15 @@ from typing import Any
 
 from reprorng import _stack
 from reprorng.trace._diff import CAUSES, Divergence, first_divergence, printable, report_lines
-from reprorng.trace._file import Compared, TraceError, compare_files, is_trace, load, save
+from reprorng.trace._file import (
+    Compared,
+    TraceError,
+    Writer,
+    compare_files,
+    is_trace,
+    load,
+    save,
+)
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
 
@@ -68,10 +76,19 @@ os.register_at_fork(after_in_child=_stop_in_child)
 
 
 @contextmanager
-def tracing(*, lines: bool = False, children: str | None = None) -> Iterator[Recorder]:
+def tracing(
+    *,
+    lines: bool = False,
+    children: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    operators: bool = True,
+) -> Iterator[Recorder]:
     """Record this thread's torch operators, the process's entropy reads, seeding calls and
     writes to stdout and stderr; with ``lines``, also the lines of the user's code it runs.
     ``children``: where forked children write their own events (``PREFIX.child-IDENTITY``).
+    ``out``: a file the events are written to as they come (the recorder keeps a batch at
+    most; set ``recorder.meta`` for the header), whole when the block ends.
+    ``operators=False``: no torch operators, only the calls above (a light trace).
 
     numpy and torch imported inside the block are traced from their import on.
     Every function wrapped is put back when the block ends.
@@ -95,6 +112,8 @@ def tracing(*, lines: bool = False, children: str | None = None) -> Iterator[Rec
 
         forget_places()
         hooks.torch()
+        if not operators:
+            return
         mode = op_tracer(recorder)
         mode.__enter__()
         modes.append((mode, threading.get_ident()))
@@ -108,6 +127,9 @@ def tracing(*, lines: bool = False, children: str | None = None) -> Iterator[Rec
         hooks.numpy()
         _numpy_types.install(hooks)
 
+    writer = None if out is None else Writer(out)
+    if writer is not None:
+        recorder.stream(writer.write)
     _recorders.add(recorder)
     if children is not None:
         _children[recorder] = children
@@ -134,3 +156,6 @@ def tracing(*, lines: bool = False, children: str | None = None) -> Iterator[Rec
                 mode.__exit__(None, None, None)
         hooks.remove()
         _stack.on_seed.remove(on_seed)
+        if writer is not None:
+            recorder.flush()
+            writer.close(recorder.meta)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "VERSION",
     "Compared",
     "TraceError",
+    "Writer",
     "compare_files",
     "event_of",
     "is_trace",
@@ -69,6 +71,47 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> None:
         for event in trace.events:
             out.write(json.dumps([getattr(event, name) for name in FIELDS]) + "\n")
     os.replace(partial, target)
+
+
+class Writer:
+    """A trace written as its events come, so memory does not grow with the run's length.
+
+    The events go to a compressed file aside; :meth:`close` puts the header
+    (which counts them) before them and moves the whole into place, so the file
+    is whole or not there at all. Only the process that opened it writes.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.target = Path(path)
+        self.body = self.target.with_name(f".{self.target.name}.events.partial")
+        self.count = 0
+        self.pid = os.getpid()
+        self._out = gzip.open(self.body, "wt", encoding="utf-8", compresslevel=6)  # noqa: SIM115 - open until close()
+
+    def write(self, events: list[Event]) -> None:
+        if os.getpid() != self.pid:
+            return
+        self._out.writelines(
+            json.dumps([getattr(event, name) for name in FIELDS]) + "\n" for event in events
+        )
+        self.count += len(events)
+
+    def close(self, meta: dict[str, Any]) -> None:
+        """Write the header, then the events after it, and move the file into place."""
+        if os.getpid() != self.pid:
+            return
+        self._out.close()
+        header = {"format": FORMAT, "version": VERSION, "events": self.count, "meta": meta}
+        partial = self.target.with_name(f".{self.target.name}.partial")
+        try:
+            with open(partial, "wb") as out:
+                # gzip members one after the other read as one stream.
+                out.write(gzip.compress((json.dumps(header, sort_keys=True) + "\n").encode()))
+                with open(self.body, "rb") as body:
+                    shutil.copyfileobj(body, out)
+            os.replace(partial, self.target)
+        finally:
+            self.body.unlink(missing_ok=True)
 
 
 #: The longest line a trace may have, in characters, and the most events it may hold.

@@ -8,6 +8,7 @@ a run is not synchronised once per operator.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "content_digest",
+    "cpu_bytes",
     "describe",
     "device_digest",
     "digest",
@@ -40,13 +42,13 @@ def digest(data: bytes | memoryview | str) -> str:
     return hashlib.sha1(data).hexdigest()[:16]
 
 
-def content_digest(data: memoryview) -> str:
+def content_digest(data: bytes | memoryview) -> str:
     """A fast hash of a tensor's bytes: their CRC-32 and their count.
 
     CRC-32 sees every changed bit of a buffer this size and runs at memory
     speed; the tensor's dtype and shape go beside it in the parts.
     """
-    return f"{zlib.crc32(data):08x}{data.nbytes:x}"
+    return f"{zlib.crc32(data):08x}{len(data):x}"
 
 
 def device_digest(tensor: torch.Tensor) -> torch.Tensor:
@@ -70,23 +72,46 @@ def device_digest(tensor: torch.Tensor) -> torch.Tensor:
     return ((words + _SHIFT) * odd).sum()
 
 
+def cpu_bytes(tensor: torch.Tensor) -> bytes | memoryview | None:
+    """The bytes of a CPU tensor laid out plainly (contiguous, no lazy conjugate or negation),
+    read where they lie; ``None`` for any other."""
+    if tensor.is_conj() or tensor.is_neg() or not tensor.is_contiguous():
+        return None
+    size = tensor.nbytes
+    if size <= _SMALL:
+        return ctypes.string_at(tensor.data_ptr(), size) if size else b""
+    return memoryview((ctypes.c_char * size).from_address(tensor.data_ptr())).cast("B")
+
+
+#: Tensors up to this many bytes are copied out to be hashed; larger ones are read in place.
+_SMALL = 4096
+
+
 def tensor_parts(tensor: torch.Tensor) -> list[Any]:
     """What identifies a tensor: dtype, shape and a hash of its content (or one to read)."""
     import torch
 
     found: list[Any] = [f"T{tensor.dtype}{tuple(tensor.shape)}"]
-    if tensor.layout != torch.strided or tensor.device.type == "meta":
+    device = tensor.device.type
+    if tensor.layout != torch.strided or device == "meta":
         found.append(str(tensor.layout))
         return found
     try:
-        if tensor.device.type != "cpu":
+        if device != "cpu":
             found.append(device_digest(tensor))
-        else:
+            return found
+        data = cpu_bytes(tensor)
+        if data is None:
             flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
-            found.append(content_digest(flat.view(torch.uint8).numpy().data))
+            data = flat.view(torch.uint8).numpy().data
+        found.append(content_digest(data))
     except Exception:  # noqa: BLE001 - a tensor subclass with no bytes of its own: shape only
         found.append("?")
     return found
+
+
+#: Values that stand for themselves in a hash, by their ``repr``.
+_PLAIN = frozenset({bool, int, float, complex, str, bytes, type(None)})
 
 
 def parts_of(value: object, parts: list[Any], tensor: Callable[[Any, list[Any]], None]) -> None:
@@ -96,7 +121,10 @@ def parts_of(value: object, parts: list[Any], tensor: Callable[[Any, list[Any]],
     """
     import torch
 
-    if isinstance(value, torch.Tensor):
+    kind = type(value)
+    if kind in _PLAIN:
+        parts.append(repr(value))
+    elif isinstance(value, torch.Tensor):
         tensor(value, parts)
     elif isinstance(value, (list, tuple)):
         parts.append("(")

@@ -9,9 +9,10 @@ drew from.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
-from reprorng.trace._hash import digest, parts_of
+from reprorng.trace._hash import content_digest, cpu_bytes, parts_of
 from reprorng.trace._record import READS_UNWRITTEN, RECEIVED, defer
 from reprorng.trace._tensors import UNWRITTEN, Tensors
 
@@ -50,7 +51,8 @@ def _rng_state(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         generator = _generator(args, kwargs)
         if generator is None:
             return ""
-        return digest(generator.get_state().numpy().data)
+        state = generator.get_state()
+        return content_digest(cpu_bytes(state) or state.numpy().data)
     except Exception:  # noqa: BLE001 - a generator that cannot be read: no hash
         return "?"
 
@@ -70,6 +72,13 @@ def op_tracer(recorder: Recorder) -> Any:
     tensors = Tensors()
 
     class OpTracer(TorchDispatchMode):  # type: ignore[no-untyped-call]
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            # torch wraps a mode's dispatch to keep torch.compile out of it, importing
+            # torch._dynamo (seconds) on the first operator and costing each one after:
+            # worth it only where the program compiles, so dynamo is already imported.
+            return "torch._dynamo" in sys.modules
+
         def __torch_dispatch__(
             self,
             func: Any,
@@ -112,9 +121,10 @@ def op_tracer(recorder: Recorder) -> Any:
             if read_unwritten:
                 notes.append(READS_UNWRITTEN)
             note = "; ".join(notes)
-            event = recorder.add_at("op", func._schema.name, place, rng=rng, note=note)
+            event = recorder.event_at("op", func._schema.name, place, rng=rng, note=note)
             defer(recorder, event, "inputs", inputs)
             defer(recorder, event, "outputs", outputs)
+            recorder.record(event)
             return result
 
     return OpTracer()  # type: ignore[no-untyped-call]

@@ -39,6 +39,8 @@ __all__ = [
 
 #: Device hashes read back at once; bounds the memory they hold.
 BATCH = 1024
+#: Events a streamed recorder holds before it hands them on.
+STREAMED = 4096
 
 #: The note of an operator that read memory no operator wrote (``torch.empty``'s).
 READS_UNWRITTEN = "reads memory no operator wrote"
@@ -202,6 +204,12 @@ class Recorder:
         self.marks: list[int] = []
         #: Called after each event is added (a forked child writes its events as they come).
         self.on_add: Callable[[], None] | None = None
+        #: Where events go a batch at a time, when they are streamed (see :meth:`stream`).
+        self.sink: Callable[[list[Event]], None] | None = None
+        self.flushed = 0
+        #: Facts for a streamed trace's header, written when it ends.
+        self.meta: dict[str, Any] = {}
+        self._flushing = threading.Lock()
 
     def thread(self) -> str:
         """This thread's name (``other`` for a thread Python did not start)."""
@@ -222,7 +230,7 @@ class Recorder:
         Code made at run time (``<string>``: a dataclass's ``__init__``) is not followed.
         """
         self.lines = Lines(lambda code: is_users(code) and code.co_filename[:1] != "<", self._file)
-        self.marks = [-1] * len(self.events)
+        self.marks = [-1] * self.count
         self.lines.start()
         return self.lines
 
@@ -273,24 +281,61 @@ class Recorder:
 
     def add_at(self, kind: str, name: str, place: Place, **fields: str) -> Event:
         """Record an event at ``place``."""
-        event = Event(kind, name, place.file, place.line, place.function, self.thread(), **fields)
+        return self.record(self.event_at(kind, name, place, **fields))
+
+    def event_at(self, kind: str, name: str, place: Place, **fields: str) -> Event:
+        """An event at ``place``, not yet recorded: its hashes are set (or deferred) first."""
+        return Event(kind, name, place.file, place.line, place.function, self.thread(), **fields)
+
+    def record(self, event: Event) -> Event:
+        """Add a finished event (its device hashes, if any, deferred already)."""
         with self.lock:
             self.events.append(event)
             if self.lines is not None:
                 self.marks.append(self.lines.current())
+            full = self.sink is not None and len(self.events) >= STREAMED
         if self.on_add is not None:
             self.on_add()
+        if full:
+            self.flush()
         return event
 
+    @property
+    def count(self) -> int:
+        """Events recorded so far, streamed out or not."""
+        return self.flushed + len(self.events)
+
+    def stream(self, sink: Callable[[list[Event]], None]) -> None:
+        """Hand events to ``sink`` a batch at a time from now on, keeping none of them."""
+        self.sink = sink
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand the events recorded so far to the sink, their device hashes read back, in order."""
+        with self._flushing:
+            sink = self.sink
+            if sink is None:
+                return
+            with self.lock:
+                batch, self.events = self.events, []
+            settle(self)  # after taking them: a deferred hash of any of them is pending by now
+            if batch:
+                sink(batch)
+            self.flushed += len(batch)
+
     def trace(self, meta: dict[str, Any] | None = None) -> Trace:
-        """The events so far (device hashes read back), as a :class:`Trace`."""
+        """The events so far (device hashes read back), as a :class:`Trace`; a streamed
+        recorder holds only those not yet handed to its sink."""
         settle(self)
         return Trace(dict(meta or {}), list(self.events))
 
 
 def defer(recorder: Recorder, event: Event, name: str, parts: list[Any]) -> None:
     """Set the event's field ``name`` to the hash of ``parts``, now or, for device hashes, later."""
-    if all(isinstance(part, str) for part in parts):
+    for part in parts:
+        if type(part) is not str:
+            break
+    else:
         setattr(event, name, hash_parts(parts))
         return
     with recorder.lock:

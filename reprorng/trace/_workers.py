@@ -4,10 +4,9 @@ When ``reprorng check`` traces a run, each child forked from it goes on
 recording its own events (not its lines), written as they come to a file
 named after the child's ``multiprocessing`` identity (``1``, ``2.1``...), the
 same in both runs, so a worker's events are compared with the same worker's.
-Each event is written as it comes (an operator with the next, once its hashes
-are in), so a child stopped by SIGTERM (a pool's ``terminate``) loses at most
-its last operator; a Process's events before its target starts are written
-with its first after.
+Each event is written as it comes, so a child stopped by SIGTERM (a pool's
+``terminate``) loses at most the event it was writing; a Process's events
+before its target starts are written with its first after.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ _MOST_EVENTS = 1_000_000
 
 
 class _Writer:
-    """Writes a child's events to its file: each once the next one comes, the rest at exit."""
+    """Writes a child's events to its file as they come."""
 
     def __init__(self, recorder: Recorder, prefix: str) -> None:
         self.recorder = recorder
@@ -51,9 +50,7 @@ class _Writer:
         self.file: TextIO | None = None
 
     def added(self) -> None:
-        # An operator's hashes are filled in after it is added: it is written with the next.
-        events = self.recorder.events
-        self.write(len(events) - (1 if events and events[-1].kind == "op" else 0))
+        self.write(len(self.recorder.events))  # an event is added with its hashes in
 
     def write(self, upto: int, *, last: bool = False) -> None:
         with self.lock:
@@ -92,6 +89,7 @@ def follow_child(recorder: Recorder, prefix: str) -> None:
     """In a child just forked from a traced run: record its own events into its own file."""
     recorder.lock = threading.Lock()  # another thread may have held the parent's
     recorder.events, recorder.pending, recorder.marks = [], [], []
+    recorder.sink, recorder.flushed = None, 0  # the run's own file is the parent's
     if recorder.lines is not None:
         recorder.lines.stop()
         recorder.lines = None
