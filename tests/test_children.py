@@ -147,6 +147,7 @@ def test_a_child_imports_nothing_of_reprorng_until_it_imports_a_generator():
         ("tempfile", "__import__('random').random()"),  # random comes in with it
         ("numpy", "float(numpy.random.random())"),
         ("subprocess", "__import__('random').random()"),
+        ("reprorng", "__import__('random').random()"),  # which imports random itself
     ],
 )
 def test_a_child_is_seeded_as_it_first_imports_a_generator_as_if_at_start(module, draw):

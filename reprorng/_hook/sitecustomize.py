@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 #: Top-level modules whose first import seeds the process: generators a run seeds, and
 #: the ways a program starts children or hands out tasks. Once seeded, reprorng's own
-#: import hooks take over (see ``reprorng._stack`` and ``reprorng.tasks``).
+#: import hooks take over (see ``reprorng._stack`` and ``reprorng.tasks``). reprorng itself
+#: is one: seeding imports it, which must not begin while the program is importing it.
 FIRST_IMPORTS = frozenset(
     {
+        "reprorng",
         "random",
         "numpy",
         "torch",
