@@ -277,6 +277,85 @@ def test_a_program_that_raises_an_exception_writes_its_trace(tmp_path):
     assert events[0][:2] == ["seed", "random.seed"]
 
 
+def runs_made(stderr: str) -> list[str]:
+    """The runs ``check`` said it started, in order (``run 1/2``, ``traced run 1/2``...)."""
+    return [
+        line.split(": ", 1)[1].split(",")[0].removesuffix(" ...")
+        for line in stderr.splitlines()
+        if line.startswith("reprorng check: ") and line.endswith(" ...")
+    ]
+
+
+LIGHT = {
+    # Each settled by what runs 1 and 2 record as they run: no run more.
+    "a generator made without a seed": (
+        """
+        import random
+
+        shuffler = random.Random()  # culprit
+        items = list(range(8))
+        shuffler.shuffle(items)
+        print(items)
+        """,
+        "random.Random",
+        True,
+    ),
+    "entropy read on the line that prints it": (
+        """
+        import os
+
+        print("token", os.urandom(4).hex())  # culprit
+        """,
+        "os.urandom",
+        True,
+    ),
+    # An entropy read that may reach nothing printed is not blamed without the full trace.
+    "entropy kept and printed later": (
+        """
+        import uuid
+
+        name = uuid.uuid4().hex[:8]  # culprit
+        path = f"results-{name}.json"
+        print("saving to", path)
+        """,
+        "uuid.uuid4",
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LIGHT)
+def test_runs_1_and_2_explain_what_their_light_trace_settles_and_no_more(tmp_path, case):
+    program, event, settled = LIGHT[case]
+    name = script(tmp_path, "culprit.py", program)
+    result = reprorng("check", "--json", "--seed", "3", "--same-hash-seed", name, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert_divergence(report, tmp_path, name, "entropy", event)
+    traced = ["traced run 1/2", "traced run 2/2"]
+    assert runs_made(result.stderr) == ["run 1/2", "run 2/2", *([] if settled else traced)]
+
+
+def test_the_hash_seed_is_told_apart_by_the_traced_runs_with_no_plain_run_more(tmp_path):
+    name = script(
+        tmp_path,
+        "buckets.py",
+        """
+        buckets = {0: [], 1: []}
+        for word in ["apple", "banana", "cherry", "damson"]:
+            buckets[hash(word) % 2].append(word)  # culprit
+        print(buckets)
+        """,
+    )
+    result = reprorng("check", "--json", "--seed", "3", name, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cause"] == "hash seed"
+    assert_divergence(report, tmp_path, name, "hash-seed", "builtins.hash")
+    made = ["run 1/2", "run 2/2", "traced run 1/2", "traced run 2/2", "traced run 3/3"]
+    assert runs_made(result.stderr) == made
+
+
 def test_no_explain_skips_the_traced_runs(tmp_path):
     name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
     result = reprorng("check", "--json", "--no-explain", name, cwd=tmp_path)

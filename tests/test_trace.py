@@ -400,6 +400,7 @@ def test_a_trace_written_as_it_goes_keeps_a_batch_at_most_and_reads_back_whole(t
     with tracing(out=tmp_path / "run.trace") as recorder:
         recorder.meta["program"] = "loop"
         handed_on = recorder.sink
+        assert handed_on is not None
 
         def counting(batch):
             held.append(len(batch))

@@ -6,11 +6,12 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from reprorng.cli import compare
 from reprorng.cli.compare import Outcome
-from reprorng.cli.explain import where_runs_part
+from reprorng.cli.explain import Found, lightly, where_runs_part
 from reprorng.cli.options import (
     Options,
     RunTimeoutError,
@@ -22,6 +23,7 @@ from reprorng.cli.paths import Aside, Scratch, program_files
 from reprorng.cli.process import environment, execute
 from reprorng.cli.report import explain, print_report
 from reprorng.cli.run import run_command
+from reprorng.cli.trace import LIGHT
 
 __all__ = ["check"]
 
@@ -42,11 +44,14 @@ def check(options: Options) -> int:
     outcomes: list[Outcome] = []
     differences: list[dict[str, Any]] = []
     with Aside(options.compare, program_files(options.target)) as aside, Scratch() as scratch:
+        # Runs 1 and 2 record a light trace, to explain a difference at no further cost.
+        traced = scratch.light_traces() if _explainable(options) else ()
         run = 0
         while run < options.runs:
             run += 1
             run_hash_seed = base if options.same_hash_seed else (base + run - 1) % 2**32
-            outcome = _one_run(options, seed, run_hash_seed, run, scratch, aside.marker)
+            trace = traced[run - 1] if run <= len(traced) else None
+            outcome = _one_run(options, seed, run_hash_seed, run, scratch, aside.marker, trace)
             outcomes.append(outcome)
             if run > 1:
                 differences.extend(_compared(options, outcomes[0], outcome, run))
@@ -54,20 +59,25 @@ def check(options: Options) -> int:
             if run == options.runs and not differences and _more_runs(options, scratch):
                 options.runs = ADAPTED_RUNS
         cause = None
+        found = Found()
         if differences:
             cause = "other"
-            if not options.same_hash_seed:
-                # Which culprit? One more run, with the first run's hash seed.
-                again = _one_run(options, seed, base, options.runs + 1, scratch, aside.marker)
-                if not _compared(options, outcomes[0], again, options.runs + 1):
-                    cause = "hash seed"
+            light = None if not traced else lightly(options, traced, (outcomes[0], outcomes[1]))
+            if light is not None:
+                found = Found(light.as_json(), light.others_json())
+            elif traced:
+                found = where_runs_part(options, seed, aside)
+                cause = "hash seed" if found.hash_seed else cause
+            else:
+                if not options.same_hash_seed:
+                    # Which culprit? One more run, with the first run's hash seed.
+                    again = _one_run(options, seed, base, options.runs + 1, scratch, aside.marker)
+                    if not _compared(options, outcomes[0], again, options.runs + 1):
+                        cause = "hash seed"
+                if options.explain:
+                    found = where_runs_part(options, seed, aside)  # says why it cannot
             if scratch.scheduling():
-                cause = "scheduling"  # one more run agreeing proves nothing for a race
-        divergence: dict[str, Any] | None = None
-        candidates: list[dict[str, Any]] = []
-        untraced: str | None = None
-        if differences and options.explain:
-            divergence, candidates, untraced = where_runs_part(options, seed, cause, aside)
+                cause = "scheduling"  # runs agreeing prove nothing for a race
     report = {
         "reproducible": not differences,
         "seed": seed,
@@ -80,9 +90,9 @@ def check(options: Options) -> int:
         "differences": differences,
         "cause": cause,
         "explanation": None if cause is None else explain(cause),
-        "divergence": divergence,
-        "candidates": candidates,
-        "untraced": untraced,
+        "divergence": found.divergence,
+        "candidates": found.candidates,
+        "untraced": found.untraced,
         "replay": replay,
     }
     if options.json:
@@ -140,20 +150,32 @@ def _compared(options: Options, first: Outcome, other: Outcome, run: int) -> lis
     return compare.differences(first, other, run, stderr=options.stderr)
 
 
+def _explainable(options: Options) -> bool:
+    """Whether a difference would be explained: asked for, and a program reprorng runs."""
+    return options.explain and not options.target.command
+
+
 def _one_run(
-    options: Options, seed: int, run_hash_seed: int, run: int, scratch: Scratch, marker: str
+    options: Options,
+    seed: int,
+    run_hash_seed: int,
+    run: int,
+    scratch: Scratch,
+    marker: str,
+    trace: str | None = None,
 ) -> Outcome:
-    command = _command(options, seed, run_hash_seed)
+    """One run of the program, recording a light trace into ``trace`` if given."""
+    run_options = options if trace is None else replace(options, trace_out=trace)
+    command = _command(run_options, seed, run_hash_seed)
     total = options.runs
     label = f"run {run}/{total}" if run <= total else "one more run, to find the cause"
     print(f"reprorng check: {label} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
-        stdout, stderr, status = execute(
-            command,
-            environment(options, seed, run_hash_seed, marker, scratch.notes),
-            options.timeout,
-        )
+        marked = environment(options, seed, run_hash_seed, marker, scratch.notes)
+        if trace is not None:
+            marked[LIGHT] = "1"
+        stdout, stderr, status = execute(command, marked, options.timeout)
     except RunTimeoutError:
         raise RunTimeoutError(
             f"{label.partition('/')[0]} did not finish within --timeout {options.timeout:g} s; "

@@ -1,34 +1,45 @@
-"""Where ``reprorng check``'s runs part: two more runs under a trace, and their first divergence.
+"""Where ``reprorng check``'s runs part, at the least cost that finds it.
 
-When the runs agreed once ``PYTHONHASHSEED`` was held fixed, the two traced
-runs get the hash seeds runs 1 and 2 had, to show where the hash seed makes
-them part. Otherwise both get run 1's: whatever else differs is then the
-only thing that can part them, and a harmless difference in the order of a
-set of strings cannot pose as the culprit.
+Runs 1 and 2 of ``check`` record a light trace (seeding calls, entropy
+reads, output writes; no operators, no lines), which costs next to nothing.
+When that settles the cause (:func:`~reprorng.trace._diff.settled_lightly`)
+nothing more is run. Otherwise two runs are traced in full, both with run
+1's hash seed: whatever else differs is then the only thing that can part
+them, and a harmless difference in the order of a set of strings cannot
+pose as the culprit. If those two agree, the hash seed is what parted runs 1
+and 2, and one more traced run, with run 2's hash seed, shows where.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reprorng.cli import compare
+from reprorng.cli.compare import Outcome
 from reprorng.cli.options import Options, RunTimeoutError, hash_seed
 from reprorng.cli.paths import Aside
 from reprorng.cli.process import environment, execute
 from reprorng.cli.run import run_command
 from reprorng.cli.trace import LINES
 
-__all__ = ["where_runs_part"]
+if TYPE_CHECKING:
+    from reprorng.trace import Divergence
+
+__all__ = ["Found", "lightly", "where_runs_part"]
 
 
 def _first_output(
-    options: Options, outputs: list[tuple[bytes, bytes, int]]
+    options: Options, runs: list[tuple[str, str, tuple[bytes, bytes, int]]]
 ) -> tuple[str, int] | None:
-    """The stream and line where the traced runs' output first differs, as ``check`` compares."""
+    """The stream and line where two traced runs' output first differs, as ``check`` compares
+    (``None`` also for fewer than two runs)."""
+    if len(runs) < 2:
+        return None
+    outputs = [output for _trace, _lines, output in runs[:2]]
     streams = [("stdout", [stdout for stdout, _stderr, _status in outputs])]
     if options.stderr:
         streams.append(("stderr", [compare.program_stderr(err) for _out, err, _s in outputs]))
@@ -39,50 +50,98 @@ def _first_output(
     return None
 
 
-def where_runs_part(
-    options: Options, seed: int, cause: str | None, aside: Aside
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str | None]:
-    """The first divergence as JSON (or ``None``), the candidates, and why nothing was traced."""
+def lightly(
+    options: Options, traces: tuple[str, str], outcomes: tuple[Outcome, Outcome]
+) -> Divergence | None:
+    """Where runs 1 and 2 part, from their light traces, if that settles the cause."""
+    from reprorng.trace import TraceError
+    from reprorng.trace._diff import settled_lightly
+    from reprorng.trace._workers import where_runs_part as parted
+
+    first, second = outcomes
+    output = None
+    for stream, mine, theirs in (("stdout", first.stdout, second.stdout),) + (
+        (("stderr", first.stderr, second.stderr),) if options.stderr else ()
+    ):
+        if mine != theirs:
+            output = stream, compare.first_line_difference(mine, theirs)[0]
+            break
+    try:
+        return settled_lightly(parted(traces, None, output=output))
+    except TraceError:
+        return None  # a run that left no trace: the full one will say why
+
+
+@dataclass
+class Found:
+    """What the traced runs found: the divergence (JSON) and candidates, why nothing was
+    traced, and whether the runs agreed once they shared a hash seed."""
+
+    divergence: dict[str, Any] | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    untraced: str | None = None
+    hash_seed: bool = False
+
+
+def where_runs_part(options: Options, seed: int, aside: Aside) -> Found:
+    """Trace runs in full until they part: run 1's hash seed twice, then run 2's if needed."""
     from reprorng.trace import TraceError
     from reprorng.trace._workers import where_runs_part as parted
 
     if options.target.command:
-        return None, [], "a command after -- cannot be traced; give a Python script or -m MODULE"
+        return Found(
+            untraced="a command after -- cannot be traced; give a Python script or -m MODULE"
+        )
     base = hash_seed(seed)
-    same_hash_seed = options.same_hash_seed or cause != "hash seed"
-    traces: list[str] = []
-    lines: list[str] = []
-    outputs: list[tuple[bytes, bytes, int]] = []
     with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
-        for run in (1, 2):
-            run_hash_seed = base if same_hash_seed else (base + run - 1) % 2**32
-            out = str(Path(folder) / f"run{run}.trace")
-            lines.append(str(Path(folder) / f"run{run}.lines"))
-            command = run_command(replace(options, trace_out=out), seed, run_hash_seed)
-            print(
-                f"reprorng check: traced run {run}/2, to find where the runs part ...",
-                file=sys.stderr,
-                flush=True,
-            )
+        runs: list[tuple[str, str, tuple[bytes, bytes, int]]] = []
+        hash_seeds = [base, base, (base + 1) % 2**32]
+        for run, run_hash_seed in enumerate(hash_seeds, 1):
+            if run == 3 and (options.same_hash_seed or _first_output(options, runs) is not None):
+                break
+            total = 3 if run == 3 else 2
             try:
-                marked = environment(options, seed, run_hash_seed, aside.marker)
-                marked[LINES] = lines[-1]
-                outputs.append(execute(command, marked, options.timeout))
+                runs.append(_traced(options, seed, run_hash_seed, aside, Path(folder), run, total))
             except RunTimeoutError:
-                return None, [], f"traced run {run} did not finish within --timeout"
-            finally:
-                aside.clear()
-            traces.append(out)
+                return Found(untraced=f"traced run {run} did not finish within --timeout")
+        by_hash_seed = len(runs) == 3
+        pair = (runs[0], runs[-1])
         try:
             divergence = parted(
-                (traces[0], traces[1]),
-                (lines[0], lines[1]),
-                hash_seed=cause == "hash seed",
-                output=_first_output(options, outputs),
+                (pair[0][0], pair[1][0]),
+                (pair[0][1], pair[1][1]),
+                hash_seed=by_hash_seed,
+                output=_first_output(options, list(pair)),
             )
         except TraceError as error:
-            run = 1 if str(error).startswith(traces[0]) else 2
-            return None, [], f"traced run {run} left no trace: {error}"
+            run = 1 if str(error).startswith(pair[0][0]) else len(runs)
+            return Found(
+                untraced=f"traced run {run} left no trace: {error}", hash_seed=by_hash_seed
+            )
     if divergence is None:
-        return None, [], "the traced runs did not part: nothing traced differed"
-    return divergence.as_json(), divergence.others_json(), None
+        why = "the traced runs did not part: nothing traced differed"
+        return Found(untraced=why, hash_seed=by_hash_seed)
+    return Found(divergence.as_json(), divergence.others_json(), None, by_hash_seed)
+
+
+def _traced(
+    options: Options,
+    seed: int,
+    run_hash_seed: int,
+    aside: Aside,
+    folder: Path,
+    run: int,
+    total: int,
+) -> tuple[str, str, tuple[bytes, bytes, int]]:
+    """One run traced in full: its trace file, its lines file, and what it wrote."""
+    out = str(folder / f"run{run}.trace")
+    lines = str(folder / f"run{run}.lines")
+    command = run_command(replace(options, trace_out=out), seed, run_hash_seed)
+    what = "to find where the runs part" if run < 3 else "with run 2's hash seed"
+    print(f"reprorng check: traced run {run}/{total}, {what} ...", file=sys.stderr, flush=True)
+    try:
+        marked = environment(options, seed, run_hash_seed, aside.marker)
+        marked[LINES] = lines
+        return out, lines, execute(command, marked, options.timeout)
+    finally:
+        aside.clear()

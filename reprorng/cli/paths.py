@@ -165,6 +165,11 @@ class Scratch:
         self._used: list[str] = []
         return self
 
+    def light_traces(self) -> tuple[str, str]:
+        """Where runs 1 and 2 write their light traces (and their children theirs beside)."""
+        folder = Path(self._folder.name)
+        return str(folder / "run1.trace"), str(folder / "run2.trace")
+
     def scheduling(self) -> list[str]:
         """What the runs so far handed work to, each named once (kept past the folder)."""
         try:

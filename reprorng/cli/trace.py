@@ -63,7 +63,7 @@ class traced:  # noqa: N801 - used as a with statement, like a function
         light = os.environ.pop(LIGHT, None) is not None
         self.tracing = tracing(
             lines=self.lines is not None,
-            children=self.lines,
+            children=self.lines or (self.options.trace_out if light else None),
             out=self.options.trace_out,
             operators=not light,
         )

@@ -33,6 +33,7 @@ __all__ = [
     "first_divergence",
     "printable",
     "report_lines",
+    "settled_lightly",
     "unsettled",
     "with_children",
 ]
@@ -227,6 +228,39 @@ def unsettled(event: Event) -> Divergence | None:
     if event.kind == "seed" and event.note.startswith("clock: "):
         return Divergence(event, "clock", CAUSES["clock"], event)
     return None
+
+
+def settled_lightly(divergence: Divergence | None) -> Divergence | None:
+    """A light trace's divergence (no operators, no lines) if it settles the cause alone.
+
+    It does when a seed read from the clock differs, or an entropy read of the
+    program's own came before the runs part and is one that cannot go unseen:
+    a generator made or reseeded from OS entropy, or a read on the very line
+    whose write parts them. Anything else (a plain seed that differs, which a
+    hash seed may explain too; an entropy read that may reach nothing) needs
+    the full trace.
+    """
+    if divergence is None or divergence.cause == "clock":
+        return divergence
+    if divergence.cause not in ("entropy", "output"):
+        return None
+    surfaced = divergence.parted or divergence.event
+    where_written = (surfaced.file, surfaced.line)
+    reads = [
+        event for event in (divergence.event, *divergence.candidates) if event.kind == "entropy"
+    ]
+    for read in reads:
+        written = surfaced.kind == "output" and (read.file, read.line) == where_written
+        if read.name in _STREAMS or written:
+            if read is divergence.event:
+                return divergence
+            detail = f"{CAUSES['entropy']}; the runs part after it, at {surfaced.place()}"
+            return Divergence(read, "entropy", detail, surfaced, reads)
+    return None
+
+
+#: Entropy reads that seed a whole stream: every draw from it after differs.
+_STREAMS = UNSEEDED | {"random.Random", "torch.cuda.seed", "torch.cuda.seed_all"}
 
 
 def _own(reads: list[Event]) -> list[Event]:

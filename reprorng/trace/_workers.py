@@ -160,12 +160,13 @@ def _order(name: str) -> list[int]:
 
 def where_runs_part(
     traces: tuple[str, str],
-    lines: tuple[str, str],
+    lines: tuple[str, str] | None,
     *,
     hash_seed: bool = False,
     output: tuple[str, int] | None = None,
 ) -> Divergence | None:
     """The first divergence of two traced runs of ``reprorng check``: from their traces, the
-    lines they ran, and their forked children's events (:class:`TraceError` for a bad trace)."""
+    lines they ran (``None`` for a light trace, whose children are named after the trace),
+    and their forked children's events (:class:`TraceError` for a bad trace)."""
     compared = compare_files(*traces, hash_seed=hash_seed, lines=lines, output=output)
-    return with_children(compared.divergence, children_part(*lines))
+    return with_children(compared.divergence, children_part(*(lines or traces)))
