@@ -25,7 +25,7 @@ from reprorng._seed import ENV_VAR
 from reprorng.cli.options import Options, RunTimeoutError, UsageError
 from reprorng.tasks import SCHEDULING_VARIABLE
 
-__all__ = ["MARKER", "end_run", "environment", "execute", "shielded"]
+__all__ = ["MARKER", "RUNNING", "end_run", "environment", "execute", "shielded"]
 
 #: The environment variable that marks every process of one check's runs.
 MARKER = "REPRORNG_CHECK_RUN"
@@ -36,17 +36,23 @@ _ENDING = tuple(
 )
 
 
+#: Set by ``run`` for the interpreter it starts again with the hash seed (or by ``check``,
+#: which starts it so): the program's own process, which ``run`` seeds itself.
+RUNNING = "_REPRORNG_RUNNING"
+
+
 def environment(
     options: Options, seed: int, run_hash_seed: int, marker: str, notes: str = ""
 ) -> dict[str, str]:
     """A script or module runs as ``reprorng run`` runs it: run sets its environment. Its
     processes note in ``notes`` the pools, clusters and threads they hand work to."""
-    marked = {**os.environ, MARKER: marker}
+    marked = {**os.environ, MARKER: marker, "PYTHONHASHSEED": str(run_hash_seed)}
     if notes:
         marked[SCHEDULING_VARIABLE] = notes
     if not options.target.command:
-        return marked
-    return {**marked, ENV_VAR: str(seed), "PYTHONHASHSEED": str(run_hash_seed)}
+        # Started with its hash seed already, ``run`` need not start Python again for it.
+        return {**marked, RUNNING: str(run_hash_seed)}
+    return {**marked, ENV_VAR: str(seed)}
 
 
 def _adopt_orphans() -> None:

@@ -17,27 +17,24 @@ from typing import NoReturn
 from reprorng._children import Run, program_environment, watch
 from reprorng._seed import ENV_VAR
 from reprorng.cli.options import Options, command_flags, hash_seed
+from reprorng.cli.process import RUNNING
 from reprorng.cli.trace import traced
 
 __all__ = ["run", "run_command"]
-
-# Set in the environment of the process that runs the program, once it has
-# the hash seed; tells ``run`` not to start yet another interpreter.
-_RUNNING = "_REPRORNG_RUNNING"
 
 
 def run(options: Options, seed: int) -> NoReturn:
     """Run the program in this process (after starting a fresh one with the hash seed)."""
     wanted = str(hash_seed(seed) if options.hash_seed is None else options.hash_seed)
     target = options.target
-    if os.environ.get("PYTHONHASHSEED") != wanted or os.environ.get(_RUNNING) != wanted:
+    if os.environ.get("PYTHONHASHSEED") != wanted or os.environ.get(RUNNING) != wanted:
         # The hash seed is read once, when Python starts: start again with it.
-        environment = {**os.environ, "PYTHONHASHSEED": wanted, _RUNNING: wanted}
+        environment = {**os.environ, "PYTHONHASHSEED": wanted, RUNNING: wanted}
         argv = run_command(options, seed, options.hash_seed)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(sys.executable, argv, environment)
-    del os.environ[_RUNNING]
+    del os.environ[RUNNING]
     flags = [*_command(options), *command_flags(options, seed, options.hash_seed)]
     replay = shlex.join(["reprorng", *flags, *target.describe()])
     print(f"reprorng: seed={seed} (replay: {replay})", file=sys.stderr, flush=True)
