@@ -150,10 +150,10 @@ def install() -> None:
         return
     _installed.append(True)
     _pin_python()
-    import wrapt  # only now: it costs more to import than the rest of reprorng
+    from reprorng._imports import when_imported
 
-    wrapt.register_post_import_hook(_pin_numpy, "numpy.random")
-    wrapt.register_post_import_hook(_pin_torch, "torch")
+    when_imported(_pin_numpy, "numpy.random")
+    when_imported(_pin_torch, "torch")
 
 
 def _pin_python() -> None:

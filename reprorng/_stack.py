@@ -262,12 +262,12 @@ def switch_back(frame: Frame) -> None:
 def _watch_imports() -> None:
     """Seed a library with a source (numpy, torch, numba, ...) first imported while a block
     is open."""
-    import wrapt  # only now: it costs more to import than the rest of reprorng
+    from reprorng._imports import when_imported
 
     for name in list(unwatched):
         unwatched.remove(name)
         if name not in sys.modules:
-            wrapt.register_post_import_hook(_on_import, name)
+            when_imported(_on_import, name)
     sources.changed()  # those imported meanwhile are active now
 
 

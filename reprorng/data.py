@@ -102,9 +102,9 @@ def seed_every_loader() -> None:
     if data is not None:
         _give_worker_init(data)
         return
-    import wrapt
+    from reprorng._imports import when_imported
 
-    wrapt.register_post_import_hook(_give_worker_init, "torch.utils.data")
+    when_imported(_give_worker_init, "torch.utils.data")
 
 
 def _give_worker_init(data: Any) -> None:

@@ -41,8 +41,7 @@ def seed_pool_tasks() -> None:
     if _done:
         return
     _done.append(True)
-    import wrapt  # only now: it costs more to import than the rest of reprorng
-
+    from reprorng._imports import when_imported
     from reprorng.tasks._dask import seed_dask_client, seed_dask_keys, seed_dask_workers
     from reprorng.tasks._joblib import seed_joblib_tasks
     from reprorng.tasks._ray import seed_ray_tasks
@@ -59,7 +58,7 @@ def seed_pool_tasks() -> None:
         seed_dask_workers,
     )
     for patch, name in zip(patches, PATCHED_MODULES, strict=True):
-        wrapt.register_post_import_hook(patch, name)
+        when_imported(patch, name)
 
 
 def _patch_multiprocessing(pools: Any) -> None:

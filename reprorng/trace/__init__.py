@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from reprorng import _stack
-from reprorng.trace._diff import CAUSES, Divergence, first_divergence, printable, report_lines
+from reprorng.trace._diff import CAUSES, Divergence, first_divergence
 from reprorng.trace._file import (
     Compared,
     TraceError,
@@ -32,6 +32,7 @@ from reprorng.trace._file import (
 )
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
+from reprorng.trace._report import printable, report_lines
 
 __all__ = [
     "CAUSES",
@@ -93,7 +94,7 @@ def tracing(
     numpy and torch imported inside the block are traced from their import on.
     Every function wrapped is put back when the block ends.
     """
-    import wrapt
+    from reprorng._imports import when_imported
 
     forget_places()
     recorder = Recorder()
@@ -141,7 +142,7 @@ def tracing(
             if name in sys.modules:
                 install()
             else:
-                wrapt.register_post_import_hook(install, name)
+                when_imported(install, name)
         if lines:
             recorder.follow_lines()
         yield recorder

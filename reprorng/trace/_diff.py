@@ -25,14 +25,13 @@ from typing import Any
 from reprorng.trace._columns import Columns, differing_reads, first_step_apart, where
 from reprorng.trace._origin import Origin, Runs, origin
 from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
+from reprorng.trace._report import UNSEEDED, event_json, report_lines
 
 __all__ = [
     "CAUSES",
     "Divergence",
     "divergence_between",
     "first_divergence",
-    "printable",
-    "report_lines",
     "settled_lightly",
     "unsettled",
     "with_children",
@@ -82,60 +81,15 @@ class Divergence:
     candidates: list[Event] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {**_event_json(self.event), "cause": self.cause, "detail": self.detail}
+        return {**event_json(self.event), "cause": self.cause, "detail": self.detail}
 
     def others_json(self) -> list[dict[str, Any]]:
         """The other entropy reads before it, each ``{"file", "line", "function", "event"}``."""
-        return [_event_json(event) for event in self.candidates if event is not self.event]
+        return [event_json(event) for event in self.candidates if event is not self.event]
 
     def lines(self) -> list[str]:
         """The report: the divergence in one line, then (at most five) other candidates."""
         return report_lines(self.as_json(), self.others_json()[:5])
-
-
-def _event_json(event: Event) -> dict[str, Any]:
-    return {"file": event.file, "line": event.line, "function": event.function, "event": event.name}
-
-
-def report_lines(divergence: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:
-    """A divergence and the candidates before it (as JSON) in the words of every report.
-
-    What a trace says is shown, never obeyed: control characters are escaped.
-    """
-    found = [
-        f"first divergence: {_shown(divergence)}: {divergence['event']} — {divergence['detail']}"
-    ]
-    found.extend(f"  also read entropy before it: {_shown(o)}: {o['event']}" for o in others)
-    if any(each["event"] in UNSEEDED for each in (divergence, *others)):
-        found.append(
-            "  a generator made without a seed: give it one, or run with --pin-entropy "
-            "(reprorng run/check) to have each seeded from the run's seed and its line"
-        )
-    return [printable(line) for line in found]
-
-
-#: The traced events of generators made or reseeded without a seed, which pinning fixes.
-UNSEEDED = frozenset({"numpy.random.default_rng", "numpy.random.seed", "random.seed", "torch.seed"})
-
-
-def printable(text: str) -> str:
-    """``text`` with every control, format or unpaired surrogate character escaped.
-
-    A trace from elsewhere may hold terminal escape sequences, or a newline
-    that would forge a line of the report: each shows as ``\\x1b``, ``\\n``...
-    """
-    if text.isprintable():
-        return text
-    return "".join(
-        char
-        if char.isprintable() or char == " "
-        else char.encode("unicode_escape", "backslashreplace").decode("ascii")
-        for char in text
-    )
-
-
-def _shown(where: dict[str, Any]) -> str:
-    return f"{where['file']}:{where['line']} in {where['function']}"
 
 
 @dataclass

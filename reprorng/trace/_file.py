@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from reprorng.trace._columns import Columns
-from reprorng.trace._diff import Divergence, divergence_between, printable
+from reprorng.trace._diff import Divergence, divergence_between
 from reprorng.trace._lines import LinesError, load_lines
 from reprorng.trace._origin import Runs
 from reprorng.trace._record import KINDS, Event, Trace
+from reprorng.trace._report import printable
 
 __all__ = [
     "FIELDS",
