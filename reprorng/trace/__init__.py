@@ -17,22 +17,37 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reprorng import _stack
-from reprorng.trace._diff import CAUSES, Divergence, first_divergence
-from reprorng.trace._file import (
-    Compared,
-    TraceError,
-    Writer,
-    compare_files,
-    is_trace,
-    load,
-    save,
-)
+from reprorng.trace._file import TraceError, Writer, is_trace, load, save
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
 from reprorng.trace._report import printable, report_lines
+
+if TYPE_CHECKING:
+    from reprorng.trace._compare import Compared, compare_files
+    from reprorng.trace._diff import CAUSES, Divergence, first_divergence
+
+#: Comparing traces, imported when first asked for: a traced run only records (and
+#: comparing brings in numpy).
+_COMPARING = {
+    "CAUSES": "_diff",
+    "Divergence": "_diff",
+    "first_divergence": "_diff",
+    "Compared": "_compare",
+    "compare_files": "_compare",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _COMPARING.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "CAUSES",

@@ -14,15 +14,10 @@ import json
 import os
 import shutil
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from reprorng.trace._columns import Columns
-from reprorng.trace._diff import Divergence, divergence_between
-from reprorng.trace._lines import LinesError, load_lines
-from reprorng.trace._origin import Runs
 from reprorng.trace._record import KINDS, Event, Trace
 from reprorng.trace._report import printable
 
@@ -30,10 +25,9 @@ __all__ = [
     "FIELDS",
     "FORMAT",
     "VERSION",
-    "Compared",
+    "Reader",
     "TraceError",
     "Writer",
-    "compare_files",
     "event_of",
     "is_trace",
     "load",
@@ -199,13 +193,13 @@ def _fact(value: object) -> bool:
 _UNREADABLE = (TraceError, OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 
-class _Reader:
+class Reader:
     """A trace file read line by line: its header, then its events, checked as they come."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
 
-    def __enter__(self) -> _Reader:
+    def __enter__(self) -> Reader:
         try:
             self._source = gzip.open(self.path, "rt", encoding="utf-8")
         except OSError as error:
@@ -253,82 +247,14 @@ class _Reader:
 
 def load(path: str | os.PathLike[str]) -> Trace:
     """Read a trace; :class:`TraceError` (a ``ValueError``) if it is not one, in one line."""
-    with _Reader(path) as reader:
+    with Reader(path) as reader:
         return Trace(reader.header["meta"], list(reader.events()))
-
-
-def _events_at(path: str | os.PathLike[str], positions: Sequence[int]) -> list[Event]:
-    """The events at ``positions`` (0 is the first), read in one pass that stops at the last.
-
-    The file was read whole and checked before: the rest need not be read again.
-    """
-    wanted = set(positions)
-    last = max(wanted, default=-1)
-    found: dict[int, Event] = {}
-    with _Reader(path) as reader:
-        for number, event in enumerate(reader.events()):
-            if number > last:
-                break
-            if number in wanted:
-                found[number] = event
-    return [found[position] for position in positions]
-
-
-@dataclass
-class Compared:
-    """Two trace files compared: each one's facts and number of events, and the divergence."""
-
-    meta: tuple[dict[str, Any], dict[str, Any]]
-    events: tuple[int, int]
-    divergence: Divergence | None
-
-
-def compare_files(
-    first: str | os.PathLike[str],
-    second: str | os.PathLike[str],
-    *,
-    hash_seed: bool = False,
-    lines: tuple[str, str] | None = None,
-    output: tuple[str, int] | None = None,
-) -> Compared:
-    """Two trace files' first divergence, read as streams: memory does not grow with their length.
-
-    Each file is read once whole, as hashes (:class:`Columns`), and once more
-    for the few events the report names. ``lines``: the files of the lines each
-    run executed (``reprorng check`` writes them), to follow a difference back
-    to the line it began on; one that cannot be read is left out. ``output``:
-    the stream and line (1 is the first) where the runs' output first differs.
-    """
-    meta, columns = [], []
-    for path in (first, second):
-        with _Reader(path) as reader:
-            columns.append(Columns(reader.events()))
-            meta.append(reader.header["meta"])
-    divergence = divergence_between(
-        columns[0],
-        columns[1],
-        lambda positions: _events_at(first, positions),
-        lambda positions: _events_at(second, positions),
-        hash_seed,
-        _runs(lines),
-        output,
-    )
-    return Compared((meta[0], meta[1]), (len(columns[0]), len(columns[1])), divergence)
-
-
-def _runs(lines: tuple[str, str] | None) -> Runs | None:
-    if lines is None:
-        return None
-    try:
-        return Runs(load_lines(lines[0]), load_lines(lines[1]))
-    except (LinesError, KeyError, TypeError, IndexError):
-        return None
 
 
 def is_trace(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` starts as a trace file does (its header alone is read)."""
     try:
-        with _Reader(path):
+        with Reader(path):
             return True
     except TraceError:
         return False

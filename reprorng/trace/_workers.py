@@ -19,8 +19,9 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
+from reprorng.trace._compare import compare_files
 from reprorng.trace._diff import Divergence, first_divergence, unsettled, with_children
-from reprorng.trace._file import FIELDS, TraceError, compare_files, event_of
+from reprorng.trace._file import FIELDS, TraceError, event_of
 from reprorng.trace._record import Event, Recorder, Trace, settle
 
 __all__ = [
