@@ -6,8 +6,11 @@ wall times are compared: a check that costs three plain runs prints 3.0. The
 runs ``check`` made are counted from what it says on stderr (``run 1/2``,
 ``traced run 1/2``...), a figure that does not depend on the machine.
 
-Goals: the median over the culprits at most 3 plain runs, each reproducible
-program at most 2.2. Exits 1 when one is missed.
+Goals, over the programs whose plain run takes a second or more (in a
+shorter one, the start of each run, a fraction of a second, is most of what
+is measured): the median over the culprits at most 3 plain runs, each
+reproducible program at most 2.2. The median over all culprits, and of the
+runs made, is printed too. Exits 1 when a goal is missed.
 
     python benchmarks/check_cost.py [--jobs N] [NAME ...]
 """
@@ -26,6 +29,8 @@ from dataclasses import dataclass
 from explain_accuracy import Planted, corpus
 
 CULPRIT_GOAL = 3.0
+#: Programs whose plain run takes this many seconds or more are held to the goals.
+LONG = 1.0
 REPRODUCIBLE_GOAL = 2.2
 
 
@@ -85,16 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     if culprits:
         median = statistics.median(each.ratio for each in culprits)
         made = statistics.median(len(each.runs) for each in culprits)
-        print(
-            f"culprits: median {median:.1f} plain runs (goal <= {CULPRIT_GOAL:g}), "
-            f"median {made:g} runs made"
-        )
-        missed |= median > CULPRIT_GOAL
+        print(f"culprits: median {median:.1f} plain runs, median {made:g} runs made")
+        long = [each.ratio for each in culprits if each.plain >= LONG]
+        if long:
+            median = statistics.median(long)
+            print(
+                f"culprits of {LONG:g} s or more ({len(long)}): median {median:.1f} plain runs "
+                f"(goal <= {CULPRIT_GOAL:g})"
+            )
+            missed |= median > CULPRIT_GOAL
     reproducible = [each for each in costs if each.program.line is None]
     if reproducible:
         worst = max(each.ratio for each in reproducible)
-        print(f"reproducible: at most {worst:.1f} plain runs (goal <= {REPRODUCIBLE_GOAL:g})")
-        missed |= worst > REPRODUCIBLE_GOAL
+        print(f"reproducible: at most {worst:.1f} plain runs")
+        long = [each.ratio for each in reproducible if each.plain >= LONG]
+        if long:
+            worst = max(long)
+            print(
+                f"reproducible of {LONG:g} s or more ({len(long)}): at most {worst:.1f} plain "
+                f"runs (goal <= {REPRODUCIBLE_GOAL:g})"
+            )
+            missed |= worst > REPRODUCIBLE_GOAL
     return 1 if missed else 0
 
 
