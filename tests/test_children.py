@@ -173,6 +173,20 @@ def test_every_module_seeded_or_patched_on_import_seeds_a_child_first():
     assert {module.split(".")[0] for module in modules} <= names
 
 
+def test_a_module_only_looked_up_seeds_nothing_and_its_import_later_does():
+    code = (
+        "import importlib.util, sys; importlib.util.find_spec('numpy'); "
+        "print('reprorng._children' in sys.modules); import numpy; "
+        "print('reprorng._children' in sys.modules, float(numpy.random.random()))"
+    )
+    result = hooked_child(code, Run(5, False, False, "2"))
+    probed, started, value = result.stdout.split()
+    assert probed == "False"
+    assert started == "True"
+    with fixed_rng(derive_seed(5, "subprocess", "2")):
+        assert float(value) == float(np.random.random())
+
+
 def test_a_child_whose_place_was_given_elsewhere_is_seeded_at_start():
     """Started by a process other than the one that placed it (a launcher): settled at once."""
     run = Run(5, False, False, "2", parent="1-1")  # pid 1 is never this child's parent

@@ -51,11 +51,22 @@ FIRST_IMPORTS = frozenset(
 
 
 def _start() -> None:
+    """Seed this process, once; the finder is no longer needed after."""
+    if _state["started"]:
+        return
+    _state["started"] = True
+    for finder in [finder for finder in sys.meta_path if isinstance(finder, _FirstImport)]:
+        sys.meta_path.remove(finder)
     try:
         from reprorng._children import start_child
     except ImportError:  # reprorng is not importable in this interpreter
         return
     start_child(_PARENT_PID)
+
+
+#: Whether the process is seeded, and whether the first of FIRST_IMPORTS is loading now
+#: (what it imports in turn loads as it would: the seeding waits for the whole).
+_state = {"started": False, "loading": False}
 
 
 class _Loaded:
@@ -71,28 +82,32 @@ class _Loaded:
         module.__loader__ = self.loader
         if module.__spec__ is not None:
             module.__spec__.loader = self.loader
+        if _state["loading"] or _state["started"]:
+            self.loader.exec_module(module)
+            return
+        _state["loading"] = True
         try:
             self.loader.exec_module(module)
         finally:  # a module that fails to load still leaves the others to seed
+            _state["loading"] = False
             _start()
 
 
 class _FirstImport:
-    """A finder that finds nothing of its own: it hands the first import of one of
-    :data:`FIRST_IMPORTS` to the finders after it, and seeds once that module loads."""
+    """A finder that finds nothing of its own: it hands an import of one of
+    :data:`FIRST_IMPORTS` to the finders after it, and seeds once the first such module
+    has loaded. A spec only looked up (``importlib.util.find_spec``) seeds nothing."""
 
     def find_spec(
         self, name: str, path: "Sequence[str] | None", target: "ModuleType | None" = None
     ) -> "ModuleSpec | None":
-        if name not in FIRST_IMPORTS:
-            return None
-        try:
-            sys.meta_path.remove(self)  # once only; the rest is reprorng's own hooks
-        except ValueError:  # another thread got here first
+        if name not in FIRST_IMPORTS or _state["loading"] or _state["started"]:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
-            spec: ModuleSpec | None = None if find is None else find(name, path, target)
+            if finder is self or find is None:
+                continue
+            spec: ModuleSpec | None = find(name, path, target)
             if spec is not None:
                 if spec.loader is not None:
                     spec.loader = _Loaded(spec.loader)  # type: ignore[assignment] # duck-typed
