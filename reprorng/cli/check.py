@@ -66,7 +66,7 @@ def check(options: Options) -> int:
             if light is not None:
                 found = Found(light.as_json(), light.others_json())
             elif traced:
-                found = where_runs_part(options, seed, aside)
+                found = where_runs_part(options, seed, aside, racing=bool(scratch.scheduling()))
                 cause = "hash seed" if found.hash_seed else cause
             else:
                 if not options.same_hash_seed:

@@ -39,12 +39,22 @@ def _first_output(
     (``None`` also for fewer than two runs)."""
     if len(runs) < 2:
         return None
-    outputs = [output for _trace, _lines, output in runs[:2]]
-    streams = [("stdout", [stdout for stdout, _stderr, _status in outputs])]
+    first, second = (output for _trace, _lines, output in runs[:2])
+    streams = [("stdout", first[0], second[0])]
     if options.stderr:
-        streams.append(("stderr", [compare.program_stderr(err) for _out, err, _s in outputs]))
-    for stream, texts in streams:
-        mine, theirs = (compare.shown(text, options.ignore) for text in texts)
+        errors = compare.program_stderr(first[1]), compare.program_stderr(second[1])
+        streams.append(("stderr", *errors))
+    shown = [
+        (stream, compare.shown(mine, options.ignore), compare.shown(theirs, options.ignore))
+        for stream, mine, theirs in streams
+    ]
+    return _parting(shown)
+
+
+def _parting(streams: list[tuple[str, str, str]]) -> tuple[str, int] | None:
+    """The first stream, of (name, one run's output, the other's), where the two differ,
+    and the line (1 is the first)."""
+    for stream, mine, theirs in streams:
         if mine != theirs:
             return stream, compare.first_line_difference(mine, theirs)[0]
     return None
@@ -59,15 +69,11 @@ def lightly(
     from reprorng.trace._workers import where_runs_part as parted
 
     first, second = outcomes
-    output = None
-    for stream, mine, theirs in (("stdout", first.stdout, second.stdout),) + (
-        (("stderr", first.stderr, second.stderr),) if options.stderr else ()
-    ):
-        if mine != theirs:
-            output = stream, compare.first_line_difference(mine, theirs)[0]
-            break
+    streams = [("stdout", first.stdout, second.stdout)]
+    if options.stderr:
+        streams.append(("stderr", first.stderr, second.stderr))
     try:
-        return settled_lightly(parted(traces, None, output=output))
+        return settled_lightly(parted(traces, None, output=_parting(streams)))
     except TraceError:
         return None  # a run that left no trace: the full one will say why
 
@@ -83,8 +89,12 @@ class Found:
     hash_seed: bool = False
 
 
-def where_runs_part(options: Options, seed: int, aside: Aside) -> Found:
-    """Trace runs in full until they part: run 1's hash seed twice, then run 2's if needed."""
+def where_runs_part(options: Options, seed: int, aside: Aside, *, racing: bool = False) -> Found:
+    """Trace runs in full until they part: run 1's hash seed twice, then run 2's if needed.
+
+    ``racing``: the program hands work to pools or threads, so two runs that agree may
+    only have been lucky: the third keeps run 1's hash seed, for another chance to part.
+    """
     from reprorng.trace import TraceError
     from reprorng.trace._workers import where_runs_part as parted
 
@@ -95,16 +105,17 @@ def where_runs_part(options: Options, seed: int, aside: Aside) -> Found:
     base = hash_seed(seed)
     with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
         runs: list[tuple[str, str, tuple[bytes, bytes, int]]] = []
-        hash_seeds = [base, base, (base + 1) % 2**32]
+        by_hash_seed = not (options.same_hash_seed or racing)
+        hash_seeds = [base, base, (base + 1) % 2**32 if by_hash_seed else base]
         for run, run_hash_seed in enumerate(hash_seeds, 1):
-            if run == 3 and (options.same_hash_seed or _first_output(options, runs) is not None):
+            if run == 3 and (_first_output(options, runs) is not None or options.same_hash_seed):
                 break
             total = 3 if run == 3 else 2
             try:
                 runs.append(_traced(options, seed, run_hash_seed, aside, Path(folder), run, total))
             except RunTimeoutError:
                 return Found(untraced=f"traced run {run} did not finish within --timeout")
-        by_hash_seed = len(runs) == 3
+        by_hash_seed = by_hash_seed and len(runs) == 3
         pair = (runs[0], runs[-1])
         try:
             divergence = parted(
@@ -137,7 +148,8 @@ def _traced(
     out = str(folder / f"run{run}.trace")
     lines = str(folder / f"run{run}.lines")
     command = run_command(replace(options, trace_out=out), seed, run_hash_seed)
-    what = "to find where the runs part" if run < 3 else "with run 2's hash seed"
+    own = run_hash_seed == hash_seed(seed)
+    what = "to find where the runs part" if own else "with run 2's hash seed"
     print(f"reprorng check: traced run {run}/{total}, {what} ...", file=sys.stderr, flush=True)
     try:
         marked = environment(options, seed, run_hash_seed, aside.marker)
