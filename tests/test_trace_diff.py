@@ -200,3 +200,21 @@ def test_a_flipped_byte_is_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(TraceError):
         load(path)
+
+
+def test_a_workers_entropy_read_is_found_when_each_run_used_another_worker(tmp_path):
+    import json
+
+    from reprorng.trace._workers import CHILD, children_part
+
+    def child(prefix, identity, value):
+        event = Event("entropy", "numpy.random.seed", "task.py", 9, "augment", value=value)
+        path = tmp_path / f"{prefix}{CHILD}{identity}"
+        path.write_text(json.dumps([getattr(event, name) for name in FIELDS]) + "\n")
+
+    child("1.lines", "1", "a")  # the schedule gave every task to worker 1 in run 1
+    child("2.lines", "2", "b")  # and to worker 2 in run 2
+    found = children_part(str(tmp_path / "1.lines"), str(tmp_path / "2.lines"))
+    assert found is not None
+    assert (found.cause, found.event.line) == ("entropy", 9)
+    assert "in worker process 1" in found.detail

@@ -133,13 +133,15 @@ def children_part(first: str, second: str) -> Divergence | None:
     """
     mine, theirs = child_traces(first), child_traces(second)
     names = sorted(mine.keys() & theirs.keys(), key=_order)
+    # Every child of each run, not only those the other run has too: the schedule may
+    # have left one worker idle in one run and the other idle in the other.
     places = {
         (event.file, event.line, event.name)
-        for name in names
-        for event in read_child(theirs[name])
+        for path in theirs.values()
+        for event in read_child(path)
         if unsettled(event) is not None
     }
-    for name in names:
+    for name in sorted(mine, key=_order):
         for event in read_child(mine[name]):
             found = unsettled(event)
             if found is not None and (event.file, event.line, event.name) in places:
