@@ -11,4 +11,4 @@ with open(path, "w") as out:
     json.dump({"created": time.time()}, out)  # cause: clock
 with open(path) as source:
     meta = json.load(source)
-print("age bucket", int(meta["created"] * 1000) % 7)
+print("age bucket", int(meta["created"] * 1_000_000) % 1_000_003)  # differs every run
