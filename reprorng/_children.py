@@ -117,12 +117,21 @@ def program_environment(run: Run) -> None:
 
 
 def _seed_process(run: Run, seed: int) -> None:
-    """Seed this process to its end, as the program's own seeding is; never break it."""
+    """Seed this process to its end, as the program's own seeding is; never break it.
+
+    torch's determinism settings are switched once torch is imported: a child that never
+    imports torch does not pay for its import.
+    """
     from reprorng._block import fixed_rng
     from reprorng._entry import enter_ambient
 
+    now = run.deterministic and "torch" in sys.modules
     try:
-        enter_ambient(fixed_rng(seed, deterministic=run.deterministic, warn_only=run.warn_only))
+        enter_ambient(fixed_rng(seed, deterministic=now, warn_only=now and run.warn_only))
+        if run.deterministic and not now:
+            from reprorng._imports import when_imported
+
+            when_imported(lambda _torch: _deterministic(run), "torch")
         if run.pin_entropy:
             from reprorng._pinning import pin_for_good
 
@@ -130,6 +139,20 @@ def _seed_process(run: Run, seed: int) -> None:
     except Exception as error:  # noqa: BLE001 - the child runs on, unseeded, and says so
         warnings.warn(
             f"reprorng could not seed this process: {error!r}", RuntimeWarning, stacklevel=2
+        )
+
+
+def _deterministic(run: Run) -> None:
+    """Switch torch's determinism settings for good, as the run asks; never break the import."""
+    from reprorng._switches import TorchSwitches
+
+    try:
+        TorchSwitches(warn_only=run.warn_only).switch()
+    except Exception as error:  # noqa: BLE001 - the child runs on, and says so
+        warnings.warn(
+            f"reprorng could not make this process deterministic: {error!r}",
+            RuntimeWarning,
+            stacklevel=2,
         )
 
 

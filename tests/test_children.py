@@ -218,21 +218,31 @@ def test_a_bad_run_variable_is_refused(text):
         Run.decode(text)
 
 
-def test_a_child_that_cannot_be_seeded_warns_and_runs(tmp_path):
+def test_a_child_that_cannot_be_made_deterministic_warns_and_runs(tmp_path):
     fake = tmp_path / "fake"
     fake.mkdir()
-    (fake / "torch.py").write_text("raise ModuleNotFoundError('no torch here', name='torch')\n")
+    (fake / "torch.py").write_text("'a torch with no determinism settings'\n")
     environment = {
         **os.environ,
         RUN_VARIABLE: Run(5, deterministic=True, warn_only=False).encode(),
         "PYTHONPATH": os.pathsep.join([str(hook_directory()), str(fake)]),
     }
-    child = [sys.executable, "-c", "import random; print('child ran')"]
+    child = [sys.executable, "-c", "import random, torch; print('child ran')"]
     result = subprocess.run(child, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "child ran\n"
-    assert "reprorng could not seed this process" in result.stderr
-    assert "torch is not installed" in result.stderr
+    assert "reprorng could not make this process deterministic" in result.stderr
+    assert "are_deterministic_algorithms_enabled" in result.stderr
+
+
+@pytest.mark.parametrize("imports", ["random", "random, torch"])
+def test_a_deterministic_runs_child_switches_torch_only_once_it_imports_torch(imports):
+    code = (
+        f"import sys, {imports}; torch = sys.modules.get('torch'); "
+        "print(torch is not None and torch.are_deterministic_algorithms_enabled())"
+    )
+    result = hooked_child(code, Run(5, True, False, "2"))
+    assert result.stdout == f"{'torch' in imports}\n"
 
 
 # -- the documented formula, computed here independently of reprorng -------------------------
