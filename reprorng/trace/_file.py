@@ -30,6 +30,7 @@ __all__ = [
     "Writer",
     "event_of",
     "is_trace",
+    "line_of",
     "load",
     "save",
 ]
@@ -59,13 +60,21 @@ class TraceError(ValueError):
 def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write ``trace`` to ``path`` (whole or not at all: written aside, then moved)."""
     target = Path(path)
-    header = {"format": FORMAT, "version": VERSION, "events": len(trace.events), "meta": trace.meta}
     partial = target.with_name(f".{target.name}.partial")
     with gzip.open(partial, "wt", encoding="utf-8", compresslevel=6) as out:
-        out.write(json.dumps(header, sort_keys=True) + "\n")
-        for event in trace.events:
-            out.write(json.dumps([getattr(event, name) for name in FIELDS]) + "\n")
+        out.write(_header_line(len(trace.events), trace.meta))
+        out.writelines(map(line_of, trace.events))
     os.replace(partial, target)
+
+
+def _header_line(events: int, meta: dict[str, Any]) -> str:
+    header = {"format": FORMAT, "version": VERSION, "events": events, "meta": meta}
+    return json.dumps(header, sort_keys=True) + "\n"
+
+
+def line_of(event: Event) -> str:
+    """An event as its line in a trace file (what :func:`event_of` reads back)."""
+    return json.dumps([getattr(event, name) for name in FIELDS]) + "\n"
 
 
 class Writer:
@@ -86,9 +95,7 @@ class Writer:
     def write(self, events: list[Event]) -> None:
         if os.getpid() != self.pid:
             return
-        self._out.writelines(
-            json.dumps([getattr(event, name) for name in FIELDS]) + "\n" for event in events
-        )
+        self._out.writelines(map(line_of, events))
         self.count += len(events)
 
     def close(self, meta: dict[str, Any]) -> None:
@@ -96,12 +103,11 @@ class Writer:
         if os.getpid() != self.pid:
             return
         self._out.close()
-        header = {"format": FORMAT, "version": VERSION, "events": self.count, "meta": meta}
         partial = self.target.with_name(f".{self.target.name}.partial")
         try:
             with open(partial, "wb") as out:
                 # gzip members one after the other read as one stream.
-                out.write(gzip.compress((json.dumps(header, sort_keys=True) + "\n").encode()))
+                out.write(gzip.compress(_header_line(self.count, meta).encode()))
                 with open(self.body, "rb") as body:
                     shutil.copyfileobj(body, out)
             os.replace(partial, self.target)

@@ -12,7 +12,6 @@ before its target starts are written with its first after.
 from __future__ import annotations
 
 import atexit
-import json
 import multiprocessing
 import os
 import threading
@@ -21,8 +20,8 @@ from typing import TextIO
 
 from reprorng.trace._compare import compare_files
 from reprorng.trace._diff import Divergence, first_divergence, unsettled, with_children
-from reprorng.trace._file import FIELDS, TraceError, event_of
-from reprorng.trace._record import Event, Recorder, Trace, settle
+from reprorng.trace._file import TraceError, event_of, line_of
+from reprorng.trace._record import Event, Recorder, Trace
 
 __all__ = [
     "CHILD",
@@ -40,47 +39,51 @@ _MOST_EVENTS = 1_000_000
 
 
 class _Writer:
-    """Writes a child's events to its file as they come."""
+    """A child's events, handed on by its recorder as they come, written to the child's file."""
 
     def __init__(self, recorder: Recorder, prefix: str) -> None:
         self.recorder = recorder
         self.prefix = prefix
-        self.written = 0
         self.lock = threading.Lock()
         self.path: str | None = None
         self.file: TextIO | None = None
 
     def added(self) -> None:
-        self.write(len(self.recorder.events))  # an event is added with its hashes in
+        if self.path is not None or self._named(last=False):
+            self.recorder.flush()
 
-    def write(self, upto: int, *, last: bool = False) -> None:
+    def _named(self, *, last: bool) -> bool:
+        """Name the file once the child's identity is known, and take the recorder's events
+        from then on: a Process's identity is known once it starts its target (its first
+        events come before, and wait)."""
         with self.lock:
-            events = self.recorder.events[self.written : upto]
-            if not events:
-                return
-            if self.path is None:
-                # Known once the Process starts its target (its first events come before).
-                identity = multiprocessing.current_process()._identity
-                if not identity and not last:
-                    return
-                name = ".".join(map(str, identity)) or f"pid{os.getpid()}"
-                self.path = f"{self.prefix}{CHILD}{name}"
-                if identity and not last:
-                    # At a Process's normal end (its start clears what was registered before).
-                    from multiprocessing import util
+            if self.path is not None:
+                return True
+            identity = multiprocessing.current_process()._identity
+            if not identity and not last:
+                return False
+            name = ".".join(map(str, identity)) or f"pid{os.getpid()}"
+            self.path = f"{self.prefix}{CHILD}{name}"
+            if identity and not last:
+                # At a Process's normal end (its start clears what was registered before).
+                from multiprocessing import util
 
-                    util.Finalize(None, self.close, exitpriority=100)
-            if self.file is None:
-                self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
-            for event in events:
-                self.file.write(json.dumps([getattr(event, field) for field in FIELDS]) + "\n")
-            self.file.flush()  # each batch reaches the file: a SIGTERM may come at any time
-            self.written += len(events)
+                util.Finalize(None, self.close, exitpriority=100)
+            self.recorder.sink = self.write
+            return True
+
+    def write(self, events: list[Event]) -> None:
+        if self.file is None:
+            assert self.path is not None
+            self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        self.file.writelines(map(line_of, events))
+        self.file.flush()  # each event reaches the file: a SIGTERM may come at any time
 
     def close(self) -> None:
-        settle(self.recorder)
         self.recorder.active = False
-        self.write(len(self.recorder.events), last=True)
+        if self.recorder.events:
+            self._named(last=True)
+        self.recorder.flush()
         if self.file is not None:
             self.file.close()
             self.file = None
@@ -88,7 +91,8 @@ class _Writer:
 
 def follow_child(recorder: Recorder, prefix: str) -> None:
     """In a child just forked from a traced run: record its own events into its own file."""
-    recorder.lock = threading.Lock()  # another thread may have held the parent's
+    # Another thread may have held the parent's locks.
+    recorder.lock, recorder._flushing = threading.Lock(), threading.Lock()
     recorder.events, recorder.pending, recorder.marks = [], [], []
     recorder.sink, recorder.flushed = None, 0  # the run's own file is the parent's
     if recorder.lines is not None:
