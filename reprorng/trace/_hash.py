@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "content_digest",
-    "cpu_bytes",
+    "cpu_digest",
     "describe",
     "device_digest",
     "digest",
@@ -72,15 +72,21 @@ def device_digest(tensor: torch.Tensor) -> torch.Tensor:
     return ((words + _SHIFT) * odd).sum()
 
 
-def cpu_bytes(tensor: torch.Tensor) -> bytes | memoryview | None:
-    """The bytes of a CPU tensor laid out plainly (contiguous, no lazy conjugate or negation),
-    read where they lie; ``None`` for any other."""
+def cpu_digest(tensor: torch.Tensor) -> str:
+    """:func:`content_digest` of a CPU tensor's bytes: read where they lie when laid out
+    plainly (contiguous, no lazy conjugate or negation), else from a plain copy."""
     if tensor.is_conj() or tensor.is_neg() or not tensor.is_contiguous():
-        return None
+        import torch
+
+        flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
+        return content_digest(flat.view(torch.uint8).numpy().data)
     size = tensor.nbytes
     if size <= _SMALL:
-        return ctypes.string_at(tensor.data_ptr(), size) if size else b""
-    return memoryview((ctypes.c_char * size).from_address(tensor.data_ptr())).cast("B")
+        return content_digest(ctypes.string_at(tensor.data_ptr(), size) if size else b"")
+    # The tensor is alive until this returns: its memory is read in place.
+    return content_digest(
+        memoryview((ctypes.c_char * size).from_address(tensor.data_ptr())).cast("B")
+    )
 
 
 #: Tensors up to this many bytes are copied out to be hashed; larger ones are read in place.
@@ -100,11 +106,7 @@ def tensor_parts(tensor: torch.Tensor) -> list[Any]:
         if device != "cpu":
             found.append(device_digest(tensor))
             return found
-        data = cpu_bytes(tensor)
-        if data is None:
-            flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
-            data = flat.view(torch.uint8).numpy().data
-        found.append(content_digest(data))
+        found.append(cpu_digest(tensor))
     except Exception:  # noqa: BLE001 - a tensor subclass with no bytes of its own: shape only
         found.append("?")
     return found

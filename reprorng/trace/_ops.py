@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from reprorng.trace._hash import content_digest, cpu_bytes, parts_of
+from reprorng.trace._hash import cpu_digest, parts_of
 from reprorng.trace._record import READS_UNWRITTEN, RECEIVED, defer
 from reprorng.trace._tensors import UNWRITTEN, Tensors
 
@@ -51,8 +51,7 @@ def _rng_state(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         generator = _generator(args, kwargs)
         if generator is None:
             return ""
-        state = generator.get_state()
-        return content_digest(cpu_bytes(state) or state.numpy().data)
+        return cpu_digest(generator.get_state())
     except Exception:  # noqa: BLE001 - a generator that cannot be read: no hash
         return "?"
 
