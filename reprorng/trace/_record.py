@@ -267,12 +267,12 @@ class Recorder:
         called = place.called
         # A generator made without a seed by the program itself (``random.Random()``) is its
         # own read, though the read happens in the generator's ``__init__``.
-        made = (
-            called is not None
-            and called.f_code.co_name == "__init__"
-            and called.f_back is place.frame
-        )
-        if kind == "entropy" and called is not None and "note" not in fields and not made:
+        if (
+            kind == "entropy"
+            and called is not None
+            and "note" not in fields
+            and not (called.f_code.co_name == "__init__" and called.f_back is place.frame)
+        ):
             module = called.f_globals.get("__name__", "")
             fields["note"] = f"via {module}.{called.f_code.co_qualname}"
         if kind == "seed" and place.frame is not None:
