@@ -105,17 +105,17 @@ def where_runs_part(options: Options, seed: int, aside: Aside, *, racing: bool =
     base = hash_seed(seed)
     with tempfile.TemporaryDirectory(prefix="reprorng-trace-") as folder:
         runs: list[tuple[str, str, tuple[bytes, bytes, int]]] = []
-        by_hash_seed = not (options.same_hash_seed or racing)
-        hash_seeds = [base, base, (base + 1) % 2**32 if by_hash_seed else base]
-        for run, run_hash_seed in enumerate(hash_seeds, 1):
-            if run == 3 and (_first_output(options, runs) is not None or options.same_hash_seed):
+        # A third run, if two agree: run 2's hash seed, or run 1's again for a race.
+        third = None if options.same_hash_seed else base if racing else (base + 1) % 2**32
+        for run, run_hash_seed in enumerate((base, base, third), 1):
+            if run_hash_seed is None or (run == 3 and _first_output(options, runs) is not None):
                 break
             total = 3 if run == 3 else 2
             try:
                 runs.append(_traced(options, seed, run_hash_seed, aside, Path(folder), run, total))
             except RunTimeoutError:
                 return Found(untraced=f"traced run {run} did not finish within --timeout")
-        by_hash_seed = by_hash_seed and len(runs) == 3
+        by_hash_seed = len(runs) == 3 and third != base
         pair = (runs[0], runs[-1])
         try:
             divergence = parted(
