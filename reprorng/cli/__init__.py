@@ -21,11 +21,13 @@ The command line is parsed by :mod:`argparse`; everything after the script,
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from reprorng.cli import mistakes
 from reprorng.cli.options import (
     Options,
     RunTimeoutError,
@@ -50,15 +52,18 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
         deterministic=parsed.deterministic,
         warn_only=parsed.warn_only,
         pin_entropy=parsed.pin_entropy,
-        verbose=parsed.verbose,
+        # check's --verbose is also its whole report; its runs list what was pinned.
+        verbose=parsed.verbose and (command != "check" or parsed.pin_entropy),
     )
     if parsed.seed is not None:
         options.seed = seed_value(parsed.seed)
-    if command in ("run", "trace") and parsed.hash_seed is not None:
+    if command in ("run", "trace") and parsed.hash_seed == "random":
+        options.hash_seed = secrets.randbits(32)  # as python's own PYTHONHASHSEED=random
+    elif command in ("run", "trace") and parsed.hash_seed is not None:
         number = whole_number(parsed.hash_seed)
         if number is None or number >= 2**32:
             raise UsageError(
-                f"--hash-seed takes a whole number below 2**32, got {parsed.hash_seed!r}"
+                f"--hash-seed takes a whole number below 2**32, or random, got {parsed.hash_seed!r}"
             )
         options.hash_seed = number
     if command == "check":
@@ -69,6 +74,7 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
             options.runs, options.runs_given = runs, True
         options.compare = parsed.compare
         options.json = parsed.json
+        options.full_report = parsed.verbose
         options.same_hash_seed = parsed.same_hash_seed
         options.ignore = [pattern(text) for text in parsed.ignore]
         options.stderr = not parsed.no_stderr
@@ -80,11 +86,13 @@ def _options(command: str, parsed: argparse.Namespace) -> Options:
                 raise UsageError("--compare needs a path")
     options.target = _target(command, parsed)
     if command == "trace":
+        if parsed.out is None:
+            raise UsageError("--out FILE is needed: where to write the trace")
         options.force = parsed.force
         options.trace_out = _trace_out(parsed.out, options.target, force=parsed.force)
     if options.warn_only and not options.deterministic:
         raise UsageError("--warn-only needs --deterministic")
-    if options.verbose and not options.pin_entropy:
+    if command != "check" and options.verbose and not options.pin_entropy:
         raise UsageError("--verbose needs --pin-entropy")
     return options
 
@@ -128,7 +136,7 @@ def _target(command: str, parsed: argparse.Namespace) -> Target:
         return Target(command=program[1:])
     script = program[0]
     if not Path(script).is_file():
-        raise UsageError(f"no such script: {script!r}")
+        raise UsageError(mistakes.unknown_script(script))
     return Target(script=script, args=program[1:])
 
 
@@ -158,9 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser().print_usage(sys.stderr)
             return 2
         if command and command not in COMMANDS and arguments[0] == command:
-            raise UsageError(
-                f"unknown command {command!r}; the commands are run, check, trace and diff"
-            )
+            raise UsageError(mistakes.unknown_command(command))
         try:
             parsed, unknown = parser().parse_known_args(arguments)
         except SystemExit as done:  # --help or --version, printed
@@ -169,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not command:
             raise UsageError("give a command: run, check, trace or diff")
         if unknown:
-            raise UsageError(f"unknown option {unknown[0]!r} for reprorng {command}")
+            raise UsageError(mistakes.unknown_option(unknown[0], command))
         if command == "diff":
             from reprorng.cli.diff import diff
 
@@ -182,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if parsed.recover:
                 return _recover()
         options = _options(command, parsed)
+        warning = mistakes.misplaced(command, arguments, options.target)
+        if warning is not None:
+            print(f"reprorng {command}: warning: {warning}", file=sys.stderr, flush=True)
         if command == "check":
             from reprorng.cli.check import check
 

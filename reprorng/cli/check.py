@@ -98,7 +98,7 @@ def check(options: Options) -> int:
     if options.json:
         print(json.dumps(report, indent=2))
     else:
-        print_report(report, outcomes[0].raw_stderr)
+        print_report(report, outcomes[0].raw_stderr, verbose=options.full_report)
     return 1 if differences else 0
 
 

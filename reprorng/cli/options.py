@@ -72,6 +72,8 @@ class Options:
     runs_given: bool = False
     compare: list[str] = field(default_factory=list)
     json: bool = False
+    #: ``check --verbose``: every difference and candidate, not only the first screen.
+    full_report: bool = False
     same_hash_seed: bool = False
     ignore: list[re.Pattern[str]] = field(default_factory=list)
     stderr: bool = True

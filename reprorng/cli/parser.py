@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from reprorng.cli.options import UsageError
 
-__all__ = ["COMMANDS", "parser"]
+__all__ = ["COMMANDS", "options_of", "parser"]
 
 _RUN_USAGE = """\
 reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
@@ -42,11 +42,14 @@ COMMANDS = ("run", "check", "trace", "diff")
 class _Parser(argparse.ArgumentParser):
     """argparse, with errors raised as :class:`UsageError` instead of printed."""
 
+    #: The parser of each command, by name (the top parser's only).
+    commands: dict[str, argparse.ArgumentParser]
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
-def _common(command: argparse.ArgumentParser) -> None:
+def _common(command: argparse.ArgumentParser, *, check: bool = False) -> None:
     command.add_argument(
         "--seed", metavar="N", help="the seed (default: $REPRORNG_SEED, else a fresh one)"
     )
@@ -55,8 +58,16 @@ def _common(command: argparse.ArgumentParser) -> None:
         "--warn-only": "with --deterministic: warn where no deterministic kernel exists",
         "--pin-entropy": "seed generators made without a seed from the seed and their line "
         "(never os.urandom, secrets, uuid, SystemRandom, ssl, hashlib)",
-        "--verbose": "with --pin-entropy: list the lines whose generators were pinned, at exit",
     }
+    if check:
+        flags["--verbose"] = (
+            "the whole report: every difference, every candidate and what to look for "
+            "(with --pin-entropy, also the lines whose generators were pinned)"
+        )
+    else:
+        flags["--verbose"] = (
+            "with --pin-entropy: list the lines whose generators were pinned, at exit"
+        )
     for flag, text in flags.items():
         command.add_argument(flag, action="store_true", help=text)
 
@@ -82,12 +93,15 @@ def _runs_python(command: argparse.ArgumentParser) -> None:
     """The options of a command that runs a Python program in its own process: run, trace."""
     _common(command)
     command.add_argument(
-        "--hash-seed", metavar="H", help="the PYTHONHASHSEED (default: the seed's low 32 bits)"
+        "--hash-seed",
+        metavar="H",
+        help="the PYTHONHASHSEED (default: the seed's low 32 bits; random: a fresh one each "
+        "run, shown for replay, as plain python and check vary it)",
     )
     _program(command, any_command=False)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser() -> _Parser:
     """The ``reprorng`` command line, with ``run``, ``check``, ``trace`` and ``diff``."""
     from reprorng import __version__
 
@@ -125,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
         ),
         allow_abbrev=False,
     )
-    _common(check)
+    _common(check, check=True)
     check.add_argument(
         "--runs",
         metavar="K",
@@ -183,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
         ),
         allow_abbrev=False,
     )
-    trace.add_argument("--out", metavar="FILE", required=True, help="where to write the trace")
+    trace.add_argument("--out", metavar="FILE", help="where to write the trace (required)")
     trace.add_argument(
         "--force",
         action="store_true",
@@ -203,4 +217,14 @@ def parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     diff.add_argument("traces", nargs=2, metavar="TRACE", help="two files from reprorng trace")
+    top.commands = {"run": run, "check": check, "trace": trace, "diff": diff}
     return top
+
+
+def options_of(command: str) -> dict[str, bool]:
+    """Each option of ``command`` (``--help`` and ``-m`` too), and whether it takes a value."""
+    return {
+        name: action.nargs != 0
+        for action in parser().commands[command]._actions
+        for name in action.option_strings
+    }

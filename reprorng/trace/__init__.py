@@ -27,12 +27,13 @@ from reprorng.trace._report import printable, report_lines
 
 if TYPE_CHECKING:
     from reprorng.trace._compare import Compared, compare_files
-    from reprorng.trace._diff import CAUSES, Divergence, first_divergence
+    from reprorng.trace._diff import CAUSES, FIXES, Divergence, first_divergence
 
 #: Comparing traces, imported when first asked for: a traced run only records (and
 #: comparing brings in numpy).
 _COMPARING = {
     "CAUSES": "_diff",
+    "FIXES": "_diff",
     "Divergence": "_diff",
     "first_divergence": "_diff",
     "Compared": "_compare",
@@ -51,6 +52,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CAUSES",
+    "FIXES",
     "Compared",
     "Divergence",
     "Event",

@@ -25,10 +25,11 @@ from typing import Any
 from reprorng.trace._columns import Columns, differing_reads, first_step_apart, where
 from reprorng.trace._origin import Origin, Runs, origin
 from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
-from reprorng.trace._report import UNSEEDED, event_json, report_lines
+from reprorng.trace._report import PIN, UNSEEDED, event_json, report_lines
 
 __all__ = [
     "CAUSES",
+    "FIXES",
     "Divergence",
     "divergence_between",
     "first_divergence",
@@ -37,27 +38,36 @@ __all__ = [
     "with_children",
 ]
 
-#: Each cause, and what to do about it.
+#: Each cause, in plain words.
 CAUSES: dict[str, str] = {
-    "kernel": "a non-deterministic kernel (try --deterministic)",
-    "entropy": "OS entropy: a different value each run (seed it from a fixed number)",
-    "seed": "the seed itself changes from run to run (derive it from a fixed number)",
+    "kernel": "an operator that is not deterministic",
+    "entropy": "OS entropy: a different value each run",
+    "seed": "the seed itself changes from run to run",
     "hash-seed": (
-        "the runs agree with PYTHONHASHSEED fixed: the order of a set or dict of strings "
-        "(sort before iterating)"
+        "the runs agree with PYTHONHASHSEED fixed: the order of a set or dict of strings"
     ),
-    "clock": "the clock: a different time each run (keep times out of results and seeds)",
-    "schedule": (
-        "the order in which tasks or threads finish (take results in the order they were "
-        "given, or sort them)"
-    ),
+    "clock": "the clock: a different time each run",
+    "schedule": "the order in which tasks or threads finish",
     "address": (
-        "object addresses: a set of objects hashed by address, id(), or an address printed "
-        "(order by a key of their own)"
+        "object addresses: a set of objects hashed by address, id(), or an address printed"
     ),
-    "output": "only what this line writes differs (write what repeats, or mask it with --ignore)",
-    "data": ("nothing traced explains it: values from files, threads racing or worker processes"),
+    "output": "only what this line writes differs",
+    "data": "nothing traced explains it: values from files, threads racing or worker processes",
     "unknown": "no traced cause",
+}
+
+#: What to do about each cause.
+FIXES: dict[str, str] = {
+    "kernel": "run with --deterministic, which picks deterministic algorithms",
+    "entropy": "seed it from a fixed number",
+    "seed": "derive the seed from a fixed number",
+    "hash-seed": "sort before iterating",
+    "clock": "keep times out of results and seeds",
+    "schedule": "take results in the order they were given, or sort them",
+    "address": "order by a key of their own",
+    "output": "write what repeats, or mask it with --ignore",
+    "data": "look at what the line reads: a file, another thread, a worker",
+    "unknown": "compare the two traces by hand: reprorng trace, then reprorng diff",
 }
 
 #: What a line tagged so (:func:`reprorng.trace._lines.tags_of`) is blamed for, strongest first.
@@ -81,7 +91,10 @@ class Divergence:
     candidates: list[Event] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {**event_json(self.event), "cause": self.cause, "detail": self.detail}
+        fix = FIXES[self.cause]
+        if self.event.name in UNSEEDED or any(each.name in UNSEEDED for each in self.candidates):
+            fix += f"; {PIN}"
+        return {**event_json(self.event), "cause": self.cause, "detail": self.detail, "fix": fix}
 
     def others_json(self) -> list[dict[str, Any]]:
         """The other entropy reads before it, each ``{"file", "line", "function", "event"}``."""

@@ -5,12 +5,13 @@ What a trace says is shown, never obeyed: every control character is escaped.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reprorng.trace._record import Event
 
-__all__ = ["UNSEEDED", "event_json", "printable", "report_lines"]
+__all__ = ["PIN", "UNSEEDED", "candidate_lines", "event_json", "place", "printable", "report_lines"]
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -18,21 +19,31 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def report_lines(divergence: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:
-    """A divergence and the candidates before it (as JSON) in the words of every report.
+    """A divergence, its fix and the candidates before it (as JSON) in the words of every
+    report, each place once.
 
     What a trace says is shown, never obeyed: control characters are escaped.
     """
     found = [
-        f"first divergence: {_shown(divergence)}: {divergence['event']} — {divergence['detail']}"
+        f"first divergence: {place(divergence)}: {divergence['event']} — {divergence['detail']}"
     ]
-    found.extend(f"  also read entropy before it: {_shown(o)}: {o['event']}" for o in others)
-    if any(each["event"] in UNSEEDED for each in (divergence, *others)):
-        found.append(
-            "  a generator made without a seed: give it one, or run with --pin-entropy "
-            "(reprorng run/check) to have each seeded from the run's seed and its line"
-        )
+    if divergence.get("fix"):
+        found.append(f"  fix: {divergence['fix']}")
+    found.extend(f"  also read entropy before it: {line}" for line in candidate_lines(others))
     return [printable(line) for line in found]
 
+
+def candidate_lines(others: list[dict[str, Any]]) -> list[str]:
+    """Each place of the candidates once, with how often it read when more than once."""
+    counted = Counter(f"{place(other)}: {other['event']}" for other in others)
+    return [line if times == 1 else f"{line} ({times} times)" for line, times in counted.items()]
+
+
+#: How to fix a generator made without a seed, without an edit.
+PIN = (
+    "or run with --pin-entropy (reprorng run/check) to seed each generator made without a "
+    "seed from the run's seed and its line"
+)
 
 #: The traced events of generators made or reseeded without a seed, which pinning fixes.
 UNSEEDED = frozenset({"numpy.random.default_rng", "numpy.random.seed", "random.seed", "torch.seed"})
@@ -54,5 +65,5 @@ def printable(text: str) -> str:
     )
 
 
-def _shown(where: dict[str, Any]) -> str:
+def place(where: dict[str, Any]) -> str:
     return f"{where['file']}:{where['line']} in {where['function']}"
