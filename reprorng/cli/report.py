@@ -161,9 +161,16 @@ def _hidden(report: dict[str, Any]) -> list[str]:
     reads = len(candidate_lines(report["candidates"]))
     if reads:
         hidden.append(f"{reads} more line{'s' * (reads > 1)} that read entropy")
-    if report["cause"] is not None:
+    if _look_for(report):
         hidden.append("what to look for")
     return hidden
+
+
+def _look_for(report: dict[str, Any]) -> bool:
+    """Whether the list of what to look for says more than the divergence found, if any."""
+    return report["cause"] is not None and (
+        report["divergence"] is None or report["cause"] != "other"
+    )
 
 
 def _details(report: dict[str, Any]) -> list[str]:
@@ -177,7 +184,7 @@ def _details(report: dict[str, Any]) -> list[str]:
     used = ", ".join(report["scheduling"])
     if used:
         lines.append(f"  hands work to {used}: which of its tasks ends first may differ")
-    if report["cause"] is not None:
+    if _look_for(report):
         summary, items, _fix = CAUSES[report["cause"]]
         lines.append(f"  likely cause: {summary}:")
         lines.extend(f"    - {item}" for item in items)
