@@ -75,7 +75,7 @@ def test_output_on_stderr_alone_is_compared_and_reported_plainly(tmp_path):
     assert [difference["what"] for difference in report["differences"]] == ["stderr"]
     human = reprorng("check", "--seed", "3", "--no-explain", name, cwd=tmp_path)
     assert human.returncode == 1
-    assert "stderr differs between run 1 and run 2, first at line 1" in human.stdout
+    assert "stderr differs at line 1, run 1 against run 2:" in human.stdout
     assert "only stderr differs" in human.stdout
 
 
@@ -160,7 +160,7 @@ def test_a_compare_path_holding_the_current_folder_is_refused(tmp_path, path):
 def test_the_likely_cause_is_one_item_per_line(tmp_path):
     name = script(tmp_path, "timed.py", TIMED)
     result = reprorng(
-        "check", "--seed", "3", "--same-hash-seed", "--no-explain", name, cwd=tmp_path
+        "check", "--seed", "3", "--same-hash-seed", "--no-explain", "--verbose", name, cwd=tmp_path
     )
     lines = result.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if "likely cause" in line)

@@ -279,8 +279,10 @@ def test_the_human_report_names_the_difference_and_the_cause(tmp_path):
     result = reprorng("check", "--seed", "3", "--no-explain", name, cwd=tmp_path)
     assert result.returncode == 1
     assert "NOT reproducible" in result.stdout
-    assert "stdout differs between run 1 and run 2, first at line 1" in result.stdout
+    assert "stdout differs at line 1, run 1 against run 2:" in result.stdout
     assert "PYTHONHASHSEED" in result.stdout
+    # and how to see it under run, which fixes the hash seed
+    assert "reprorng run --hash-seed random varies it" in result.stdout
     assert "replay: reprorng check --seed 3 --no-explain culprit.py" in result.stdout
 
 

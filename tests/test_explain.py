@@ -40,7 +40,7 @@ def assert_divergence(report: dict[str, Any], folder: Path, name: str, cause: st
     assert divergence["event"] == event, divergence
     assert Path(divergence["file"]).name == name
     assert divergence["line"] == culprit_line(folder, name), divergence
-    assert set(divergence) == {"file", "line", "function", "event", "cause", "detail"}
+    assert set(divergence) == {"file", "line", "function", "event", "cause", "detail", "fix"}
 
 
 UNSEEDED_GENERATOR = """
@@ -69,9 +69,11 @@ def test_the_human_report_names_the_line(tmp_path):
     name = script(tmp_path, "rng.py", UNSEEDED_GENERATOR)
     result = reprorng("check", "--seed", "3", name, cwd=tmp_path)
     assert result.returncode == 1
-    line = next(line for line in result.stdout.splitlines() if "first divergence" in line)
-    assert "rng.py:6 in main: numpy.random.default_rng" in line
-    assert "OS entropy" in line
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "first divergence" in line)
+    assert "rng.py:6 in main: numpy.random.default_rng" in lines[at]
+    assert lines[at + 1].startswith("    cause: OS entropy")
+    assert lines[at + 2].startswith("    fix: seed it from a fixed number")
     assert "or run with --pin-entropy" in result.stdout  # what fixes it without an edit
 
 
@@ -139,7 +141,7 @@ def test_a_non_deterministic_kernel_is_named_even_after_an_entropy_read(tmp_path
     status, report = check(tmp_path, name, "--no-stderr")
     assert status == 1
     assert_divergence(report, tmp_path, name, "kernel", "culprits::noisy_scale")
-    assert "--deterministic" in report["divergence"]["detail"]
+    assert "--deterministic" in report["divergence"]["fix"]
     (read,) = report["candidates"]
     assert read["event"] == "uuid.uuid4"
     assert read["line"] == 7
@@ -445,7 +447,8 @@ def test_the_readme_report_is_what_check_prints():
     assert result.returncode == 1, result.stderr
     printed = result.stdout.splitlines()
     for line in shown.splitlines():
-        if "loss" not in line:  # the losses are what differs from run to run
+        # the losses are what differs from run to run, and the marker under them moves
+        if "loss" not in line and line.strip() != "^":
             assert line in printed
     assert shown in (root / "docs" / "explain.md").read_text()
 

@@ -40,8 +40,8 @@ CAUSES: dict[str, tuple[str, tuple[str, ...], str]] = {
             "threads or processes racing",
             "operators that are not deterministic (try --deterministic)",
         ),
-        "look for the clock, OS entropy, a generator made without a seed, threads or "
-        "processes racing, an operator that is not deterministic (try --deterministic)",
+        "the clock, OS entropy, a generator made without a seed, threads or processes "
+        "racing, an operator that is not deterministic (try --deterministic)",
     ),
     "scheduling": (
         "the program hands work to others, and the order its tasks end in can differ from run "
