@@ -14,6 +14,7 @@ import json
 import os
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -29,7 +30,7 @@ CASES = sorted(path.stem for path in GOLDEN.glob("*.json"))
 UPDATE = os.environ.get("REPRORNG_UPDATE_GOLDEN") == "1"
 
 
-def golden(name: str) -> tuple[dict, bytes]:
+def golden(name: str) -> tuple[dict[str, Any], bytes]:
     saved = json.loads((GOLDEN / f"{name}.json").read_text())
     return saved["report"], saved["stderr"].encode()
 
@@ -85,7 +86,7 @@ def test_the_verbose_report_shows_every_difference_whole(name):
             assert str(value) in text
 
 
-def _more(report: dict, stderr: bytes) -> str:
+def _more(report: dict[str, Any], stderr: bytes) -> str:
     """The first screen's closing pointer to --verbose, if it has one."""
     lines = report_text(report, stderr).splitlines(keepends=True)
     at = next((i for i, line in enumerate(lines) if line.startswith("  more: ")), len(lines))
