@@ -31,6 +31,28 @@ def run(command: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_readme_builds_the_site_strictly_quietly_and_whole(tmp_path):
+    """The docs step of the README's test command: strict, every page, no theme notice."""
+    command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    (step,) = [part for part in command.split(" && ") if "mkdocs build" in part]
+    variable, mkdocs, *arguments = step.split()
+    assert (mkdocs, arguments) == (".venv/bin/mkdocs", ["build", "--strict"])
+    name, _equals, value = variable.partition("=")
+    built = subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), *arguments, "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, name: value},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "end of life" not in built.stdout + built.stderr
+    for page in (ROOT / "docs").glob("*.md"):
+        folder = tmp_path if page.stem == "index" else tmp_path / page.stem
+        assert (folder / "index.html").is_file(), page.name
+
+
 def test_every_public_name_is_in_the_reference():
     reference = (ROOT / "docs" / "reference.md").read_text()
     missing = [name for name in reprorng.__all__ if f"`{name}" not in reference]
@@ -112,7 +134,7 @@ def test_draws_repeat():
 """
 
 #: Lines that install or work on the checkout: CI runs them, not these tests.
-NOT_RUN = ("python3 -m venv", "pip install", ".venv/bin/")
+NOT_RUN = ("python3 -m venv", "pip install", ".venv/bin/", "NO_MKDOCS_2_WARNING=1 .venv/bin/")
 
 
 def blocks(page: Path, language: str) -> list[str]:
