@@ -10,12 +10,12 @@ from reprorng.cli.options import UsageError
 __all__ = ["COMMANDS", "options_of", "parser"]
 
 _RUN_USAGE = """\
-reprorng run [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
+reprorng run [--seed N] [--hash-seed H|random] [--deterministic [--warn-only]]
                     [--pin-entropy [--verbose]] (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
 _CHECK_USAGE = """\
-reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]] [--pin-entropy [--verbose]]
+reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]] [--pin-entropy]
                       [--compare PATH ...] [--ignore REGEX ...] [--no-stderr] [--json]
-                      [--same-hash-seed] [--no-explain] [--timeout S]
+                      [--verbose] [--same-hash-seed] [--no-explain] [--timeout S]
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])
        reprorng check --recover"""
 _TRACE_USAGE = """\
@@ -55,7 +55,7 @@ def _common(command: argparse.ArgumentParser, *, check: bool = False) -> None:
     )
     flags = {
         "--deterministic": "also switch torch to deterministic algorithms",
-        "--warn-only": "with --deterministic: warn where no deterministic kernel exists",
+        "--warn-only": "with --deterministic: warn where no deterministic algorithm exists",
         "--pin-entropy": "seed generators made without a seed from the seed and their line "
         "(never os.urandom, secrets, uuid, SystemRandom, ssl, hashlib)",
     }
