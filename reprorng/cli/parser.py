@@ -19,8 +19,9 @@ reprorng check [--runs K] [--seed N] [--deterministic [--warn-only]] [--pin-entr
                       (SCRIPT.py [ARGS...] | -m MODULE [ARGS...] | -- COMMAND [ARGS...])
        reprorng check --recover"""
 _TRACE_USAGE = """\
-reprorng trace --out FILE [--force] [--seed N] [--hash-seed H] [--deterministic [--warn-only]]
-                      [--pin-entropy [--verbose]] (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
+reprorng trace --out FILE [--force] [--seed N] [--hash-seed H|random]
+                      [--deterministic [--warn-only]] [--pin-entropy [--verbose]]
+                      (SCRIPT.py [ARGS...] | -m MODULE [ARGS...])"""
 _DIFF_USAGE = "reprorng diff [--json] TRACE_A TRACE_B"
 _USAGE = f"""\
 {_RUN_USAGE}
