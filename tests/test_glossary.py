@@ -54,7 +54,8 @@ def prose(text: str) -> tuple[str, list[tuple[int, int, str]]]:
     """``text`` with all but prose blanked (same length), and each glossary link's text span
     with its anchor."""
     text = re.sub(r"^```.*?^```", _blank, text, flags=re.DOTALL | re.MULTILINE)
-    text = re.sub(r"^(#{1,6} |::: ).*$", _blank, text, flags=re.MULTILINE)
+    # Headings, mkdocstrings' references and admonitions' titles are not prose.
+    text = re.sub(r"^(#{1,6} |::: |!!! ).*$", _blank, text, flags=re.MULTILINE)
     text = re.sub(r"`[^`\n]+`", _blank, text)
     linked = []
     for link in _LINK.finditer(text):
