@@ -70,9 +70,9 @@ def misplaced(command: str, arguments: list[str], target: Target) -> str | None:
     Options also given to reprorng before the program are taken as meant for
     both; so is everything after a ``--`` among the program's arguments.
     """
-    if target.command or not target.args:
-        return None
     head = arguments[: len(arguments) - len(target.args)]
+    if target.command or not target.args or arguments[len(head) :] != target.args:
+        return None  # (a ``--`` argparse took out of a module's arguments: said nothing of)
     known = options_of(command)
     given = {argument.partition("=")[0] for argument in head if argument.startswith("-")}
     moved: list[str] = []
