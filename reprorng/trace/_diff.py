@@ -221,7 +221,9 @@ def settled_lightly(divergence: Divergence | None) -> Divergence | None:
         if read.name in _STREAMS or written:
             if read is divergence.event:
                 return divergence
-            detail = f"{CAUSES['entropy']}; the runs part after it, at {surfaced.place()}"
+            detail = CAUSES["entropy"]
+            if not written:  # on the line itself, "after it, at" the same line says nothing
+                detail += f"; the runs part after it, at {surfaced.place()}"
             return Divergence(read, "entropy", detail, surfaced, reads)
     return None
 
