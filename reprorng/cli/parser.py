@@ -62,8 +62,8 @@ def _common(command: argparse.ArgumentParser, *, check: bool = False) -> None:
     }
     if check:
         flags["--verbose"] = (
-            "the whole report: every difference, every candidate and what to look for "
-            "(with --pin-entropy, also the lines whose generators were pinned)"
+            "the whole report: every difference, every other line that read entropy, and "
+            "what to look for (with --pin-entropy, also the lines whose generators were pinned)"
         )
     else:
         flags["--verbose"] = (
