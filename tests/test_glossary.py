@@ -105,11 +105,11 @@ def test_every_term_is_defined_under_its_own_heading():
 def test_the_first_use_of_each_term_on_a_page_links_to_the_glossary(page):
     text = page.read_text()
     unlinked = [
-        f"{anchor}: {text[start:end]!r} at line {text.count(chr(10), 0, start) + 1}"
+        f"line {text.count(chr(10), 0, start) + 1}: [{text[start:end]}]({link_to(page, anchor)})"
         for anchor, (start, end, linked) in first_uses(page).items()
         if not linked
     ]
-    assert not unlinked
+    assert not unlinked, "link the first use of each, as shown"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
