@@ -72,6 +72,17 @@ def test_a_mistyped_script_gets_the_closest_file_beside_it(capsys, tmp_path):
     assert said.endswith("no such script: " + repr(str(tmp_path / "nothing_like_it.py")))
 
 
+def test_a_mistyped_module_gets_the_closest_one_in_the_current_folder(
+    capsys, tmp_path, monkeypatch
+):
+    script(tmp_path, "train.py", "print(1)\n")
+    monkeypatch.chdir(tmp_path)
+    assert usage_error(capsys, "run", "-m", "trian").endswith(
+        "no module named 'trian'; did you mean 'train'?"
+    )
+    assert usage_error(capsys, "run", "-m", "zzzz").endswith("no module named 'zzzz'")
+
+
 def test_trace_without_out_says_so_after_a_typo_is_named(capsys, tmp_path):
     name = str(tmp_path / script(tmp_path, "train.py", "print(1)\n"))
     assert "did you mean '--out'?" in usage_error(capsys, "trace", "--outt", "a.trace", name)

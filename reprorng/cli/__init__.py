@@ -123,7 +123,7 @@ def _target(command: str, parsed: argparse.Namespace) -> Target:
         if not module:
             raise UsageError("-m needs a module name")
         if not module_exists(module[0]):
-            raise UsageError(f"no module named {module[0]!r}")
+            raise UsageError(mistakes.unknown_module(module[0]))
         # A ``--`` among the module's arguments ends argparse's REMAINDER: the rest is here.
         return Target(module=module[0], args=module[1:] + program)
     if not program:

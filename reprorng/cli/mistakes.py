@@ -18,7 +18,7 @@ from reprorng.cli.options import Target
 from reprorng.cli.parser import COMMANDS, options_of
 from reprorng.cli.process import RUNNING
 
-__all__ = ["misplaced", "unknown_command", "unknown_option", "unknown_script"]
+__all__ = ["misplaced", "unknown_command", "unknown_module", "unknown_option", "unknown_script"]
 
 #: How alike a word and a suggestion must be (difflib's ratio): "chek" and "check" are 0.89.
 _ALIKE = 0.6
@@ -62,6 +62,21 @@ def unknown_script(script: str) -> str:
     close = difflib.get_close_matches(path.name, names, n=1, cutoff=_ALIKE)
     hint = f"; did you mean {str(folder / close[0])!r}?" if close else ""
     return f"no such script: {script!r}{hint}"
+
+
+def unknown_module(name: str) -> str:
+    """The message for a module ``python -m`` would not find, with the closest one in the
+    current folder (a top-level name only: a mistyped package is the usual slip)."""
+    try:
+        here = [
+            entry.stem if entry.suffix == ".py" else entry.name
+            for entry in Path.cwd().iterdir()
+            if entry.suffix == ".py" or (entry / "__init__.py").is_file()
+        ]
+    except OSError:
+        here = []
+    close = _did_you_mean(name, here) if "." not in name else ""
+    return f"no module named {name!r}{close}"
 
 
 def misplaced(command: str, arguments: list[str], target: Target) -> str | None:
