@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reprorng.cli import mistakes
+from reprorng.cli.arguments import COMMANDS, parser
 from reprorng.cli.options import (
     Options,
     RunTimeoutError,
@@ -41,7 +42,6 @@ from reprorng.cli.options import (
     seed_value,
     whole_number,
 )
-from reprorng.cli.parser import COMMANDS, parser
 
 __all__ = ["hash_seed", "main", "parser"]
 

@@ -14,8 +14,8 @@ import os
 import shlex
 from pathlib import Path
 
+from reprorng.cli.arguments import COMMANDS, options_of
 from reprorng.cli.options import Target
-from reprorng.cli.parser import COMMANDS, options_of
 from reprorng.cli.process import RUNNING
 
 __all__ = ["misplaced", "unknown_command", "unknown_module", "unknown_option", "unknown_script"]
