@@ -93,6 +93,19 @@ def _more(report: dict[str, Any], stderr: bytes) -> str:
     return "".join(lines[at:])
 
 
+def test_the_hash_seed_line_shows_whenever_the_runs_agreed_on_one_hash_seed():
+    report, stderr = golden("set_of_strings")
+    assert report["cause"] == "hash seed"
+    line = "  hash seed: reprorng run fixes it; reprorng run --hash-seed random varies it"
+    assert line in report_text(report, stderr)
+    # The line the runs part on may be named for what it does (objects ordered by address)...
+    report["divergence"]["cause"] = "address"
+    assert line in report_text(report, stderr)
+    # ...and a cause that is not the hash seed says nothing of it.
+    report["cause"] = "other"
+    assert "hash seed:" not in report_text(report, stderr)
+
+
 def test_the_golden_reports_have_the_shape_check_gives_today(tmp_path):
     name = script(tmp_path, "unseeded.py", "import os\nprint(os.urandom(4).hex())\n")
     result = reprorng("check", "--json", "--seed", "7", name, cwd=tmp_path)
