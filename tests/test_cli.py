@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from reprorng.cli import hash_seed
+from reprorng.cli import hash_seed, parser
 
 
 def reprorng(
@@ -195,6 +195,16 @@ def test_version_and_each_commands_own_help(tmp_path):
     assert check_help.returncode == 0
     assert "--runs" in check_help.stdout
     assert "--hash-seed" not in check_help.stdout
+
+
+def test_the_help_shows_examples_that_are_good_command_lines(tmp_path):
+    shown = reprorng("--help", cwd=tmp_path).stdout
+    examples = shown.split("examples:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(examples) >= 3
+    for example in examples:
+        command = example.split("  ")[1].split()  # the command, before its explanation
+        assert command[0] == "reprorng"
+        assert parser().parse_args(command[1:]).program[0] == "train.py"
 
 
 def test_everything_after_the_program_is_the_programs_own(tmp_path):

@@ -31,6 +31,11 @@ _USAGE = f"""\
        reprorng --version"""
 
 _EPILOG = """\
+examples:
+  reprorng run --seed 42 train.py --epochs 3   run train.py seeded (its options after it)
+  reprorng check train.py                      run it twice: does it really repeat, and if not, why?
+  reprorng check --verbose train.py            the whole report, not only its first screen
+
 exit status: run and trace exit as the program does; check exits 0 if the runs are
 identical, 1 if not, 2 on usage errors, 124 if a run timed out; diff exits 0 if the
 traces are the same, 1 if not, 2 if one cannot be read. See the documentation's
