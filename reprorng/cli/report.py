@@ -14,7 +14,7 @@ import textwrap
 import unicodedata
 from typing import Any
 
-from reprorng.trace._report import candidate_lines, place, printable
+from reprorng.trace._report import FIXES, candidate_lines, place, printable
 
 __all__ = ["CAUSES", "cut", "explain", "print_report", "report_text"]
 
@@ -53,7 +53,7 @@ CAUSES: dict[str, tuple[str, tuple[str, ...], str]] = {
             "shared state that tasks or threads change",
             "the hash seed: if the order cannot matter, compare with --same-hash-seed",
         ),
-        "take results in the order they were given, or sort them",
+        FIXES["schedule"],
     ),
 }
 

@@ -23,17 +23,15 @@ from reprorng import _stack
 from reprorng.trace._file import TraceError, Writer, is_trace, load, save
 from reprorng.trace._hooks import Hooks
 from reprorng.trace._record import Event, Recorder, Trace, forget_places
-from reprorng.trace._report import printable, report_lines
+from reprorng.trace._report import CAUSES, FIXES, printable, report_lines
 
 if TYPE_CHECKING:
     from reprorng.trace._compare import Compared, compare_files
-    from reprorng.trace._diff import CAUSES, FIXES, Divergence, first_divergence
+    from reprorng.trace._diff import Divergence, first_divergence
 
 #: Comparing traces, imported when first asked for: a traced run only records (and
 #: comparing brings in numpy).
 _COMPARING = {
-    "CAUSES": "_diff",
-    "FIXES": "_diff",
     "Divergence": "_diff",
     "first_divergence": "_diff",
     "Compared": "_compare",

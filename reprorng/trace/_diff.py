@@ -25,11 +25,9 @@ from typing import Any
 from reprorng.trace._columns import Columns, differing_reads, first_step_apart, where
 from reprorng.trace._origin import Origin, Runs, origin
 from reprorng.trace._record import READS_UNWRITTEN, Event, Trace
-from reprorng.trace._report import PIN, UNSEEDED, event_json, report_lines
+from reprorng.trace._report import CAUSES, FIXES, PIN, UNSEEDED, event_json, report_lines
 
 __all__ = [
-    "CAUSES",
-    "FIXES",
     "Divergence",
     "divergence_between",
     "first_divergence",
@@ -37,38 +35,6 @@ __all__ = [
     "unsettled",
     "with_children",
 ]
-
-#: Each cause, in plain words.
-CAUSES: dict[str, str] = {
-    "kernel": "an operator that is not deterministic",
-    "entropy": "OS entropy: a different value each run",
-    "seed": "the seed itself changes from run to run",
-    "hash-seed": (
-        "the runs agree with PYTHONHASHSEED fixed: the order of a set or dict of strings"
-    ),
-    "clock": "the clock: a different time each run",
-    "schedule": "the order in which tasks or threads finish",
-    "address": (
-        "object addresses: a set of objects hashed by address, id(), or an address printed"
-    ),
-    "output": "only what this line writes differs",
-    "data": "nothing traced explains it: values from files, threads racing or worker processes",
-    "unknown": "no traced cause",
-}
-
-#: What to do about each cause.
-FIXES: dict[str, str] = {
-    "kernel": "run with --deterministic, which picks deterministic algorithms",
-    "entropy": "seed it from a fixed number",
-    "seed": "derive the seed from a fixed number",
-    "hash-seed": "sort before iterating",
-    "clock": "keep times out of results and seeds",
-    "schedule": "take results in the order they were given, or sort them",
-    "address": "order by a key of their own",
-    "output": "write what repeats, or mask it with --ignore",
-    "data": "look at what the line reads: a file, another thread, a worker",
-    "unknown": "compare the two traces by hand: reprorng trace, then reprorng diff",
-}
 
 #: What a line tagged so (:func:`reprorng.trace._lines.tags_of`) is blamed for, strongest first.
 _BY_TAG = {

@@ -1,4 +1,5 @@
-"""The words a divergence is reported in: one line for it, one per other candidate.
+"""The words a divergence is reported in: each cause and its fix, one line for the
+divergence, one per other candidate.
 
 What a trace says is shown, never obeyed: every control character is escaped.
 """
@@ -11,7 +12,49 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reprorng.trace._record import Event
 
-__all__ = ["PIN", "UNSEEDED", "candidate_lines", "event_json", "place", "printable", "report_lines"]
+__all__ = [
+    "CAUSES",
+    "FIXES",
+    "PIN",
+    "UNSEEDED",
+    "candidate_lines",
+    "event_json",
+    "place",
+    "printable",
+    "report_lines",
+]
+
+#: Each cause, in plain words.
+CAUSES: dict[str, str] = {
+    "kernel": "an operator that is not deterministic",
+    "entropy": "OS entropy: a different value each run",
+    "seed": "the seed itself changes from run to run",
+    "hash-seed": (
+        "the runs agree with PYTHONHASHSEED fixed: the order of a set or dict of strings"
+    ),
+    "clock": "the clock: a different time each run",
+    "schedule": "the order in which tasks or threads finish",
+    "address": (
+        "object addresses: a set of objects hashed by address, id(), or an address printed"
+    ),
+    "output": "only what this line writes differs",
+    "data": "nothing traced explains it: values from files, threads racing or worker processes",
+    "unknown": "no traced cause",
+}
+
+#: What to do about each cause.
+FIXES: dict[str, str] = {
+    "kernel": "run with --deterministic, which picks deterministic algorithms",
+    "entropy": "seed it from a fixed number",
+    "seed": "derive the seed from a fixed number",
+    "hash-seed": "sort before iterating",
+    "clock": "keep times out of results and seeds",
+    "schedule": "take results in the order they were given, or sort them",
+    "address": "order by a key of their own",
+    "output": "write what repeats, or mask it with --ignore",
+    "data": "look at what the line reads: a file, another thread, a worker",
+    "unknown": "compare the two traces by hand: reprorng trace, then reprorng diff",
+}
 
 
 def event_json(event: Event) -> dict[str, Any]:
