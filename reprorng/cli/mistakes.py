@@ -85,6 +85,8 @@ def misplaced(command: str, arguments: list[str], target: Target) -> str | None:
     Options also given to reprorng before the program are taken as meant for
     both; so is everything after a ``--`` among the program's arguments.
     """
+    if os.environ.get(RUNNING):  # started by check or by run itself: the user typed neither
+        return None
     head = arguments[: len(arguments) - len(target.args)]
     if target.command or not target.args or arguments[len(head) :] != target.args:
         return None  # (a ``--`` argparse took out of a module's arguments: said nothing of)
@@ -106,7 +108,7 @@ def misplaced(command: str, arguments: list[str], target: Target) -> str | None:
             value = next(arguments_left, None)
             if value is not None:
                 moved.append(value)
-    if not moved or os.environ.get(RUNNING):
+    if not moved:
         return None
     program = target.script if target.script is not None else f"-m {target.module}"
     at = len(head) - (1 if target.script is not None else 2)  # where the program starts
