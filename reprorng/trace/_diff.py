@@ -178,12 +178,13 @@ def settled_lightly(divergence: Divergence | None) -> Divergence | None:
     if divergence.cause not in ("entropy", "output"):
         return None
     surfaced = divergence.parted or divergence.event
-    where_written = (surfaced.file, surfaced.line)
+    # Where the runs part if that is a write to the output, else nowhere a read can be.
+    where_written = (surfaced.file, surfaced.line) if surfaced.kind == "output" else None
     reads = [
         event for event in (divergence.event, *divergence.candidates) if event.kind == "entropy"
     ]
     for read in reads:
-        written = surfaced.kind == "output" and (read.file, read.line) == where_written
+        written = (read.file, read.line) == where_written
         if read.name in _STREAMS or written:
             if read is divergence.event:
                 return divergence
