@@ -89,8 +89,8 @@ def report_text(report: dict[str, Any], first_stderr: bytes, *, verbose: bool = 
 def _first_screen(report: dict[str, Any], first_stderr: bytes, *, verbose: bool) -> list[str]:
     program = shlex.join(report["program"])
     verdict = "reproducible" if report["reproducible"] else "NOT reproducible"
-    lines = [f"reprorng check: {report['runs']} runs of {program} with seed {report['seed']}: "]
-    lines[0] += verdict
+    runs = f"{report['runs']} runs of {program} with seed {report['seed']}"
+    lines = [f"reprorng check: {runs}: {verdict}"]
     statuses = sorted(set(report["exit_statuses"]))
     if statuses != [0]:
         lines.append(f"  exit status: {', '.join(map(str, report['exit_statuses']))}")
